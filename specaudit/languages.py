@@ -1,0 +1,52 @@
+"""The built-in languages and the fixed translation prompt template.
+
+The template is shared by the data build (prompt sets), the demo target's
+training recipe and mitigation, so that prompts look exactly like what the
+demo target was trained on.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BUILTIN_LANGUAGES", "LANGUAGE_NAMES", "TASKS", "translation_prompt"]
+
+#: English names of the eleven built-in languages, in report order.
+LANGUAGE_NAMES: dict[str, str] = {
+    "en": "English",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "ru": "Russian",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ar": "Arabic",
+    "hi": "Hindi",
+    "ko": "Korean",
+    "sw": "Swahili",
+}
+
+BUILTIN_LANGUAGES: tuple[str, ...] = tuple(LANGUAGE_NAMES)
+
+#: Built-in tasks: ``translation`` (into the group's language) and ``story``
+#: (open continuation; the held-out task, never in any training split).
+TASKS: tuple[str, ...] = ("translation", "story")
+
+
+def translation_prompt(source: str, *, source_language: str, target_language: str) -> str:
+    """Render the one fixed translation template for a direction.
+
+    The model's answer follows the final colon after a single space, e.g.::
+
+        Translate from English to German.
+        English: Open the file.
+        German:
+
+    Parameters
+    ----------
+    source : str
+        The sentence to translate.
+    source_language, target_language : str
+        Built-in language codes.
+    """
+    src = LANGUAGE_NAMES[source_language]
+    tgt = LANGUAGE_NAMES[target_language]
+    return f"Translate from {src} to {tgt}.\n{src}: {source}\n{tgt}:"

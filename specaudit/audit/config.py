@@ -1,0 +1,111 @@
+"""The resolved configuration of an audit run.
+
+A YAML file (``--config``) and the CLI flags map onto the same fields; flags
+override the file, the file overrides the defaults. The resolved config is
+written next to the results as ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from specaudit.errors import UserInputError
+
+__all__ = ["RunConfig", "load_config"]
+
+
+class RunConfig(BaseModel):
+    """Everything that determines an audit's records (timings aside)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Models. None means the built-in demo pair.
+    target: str | None = None  #: hub id, local directory or .gguf file
+    drafter: str | None = None  #: as target, or ngram:PATH
+    revision: str | None = None  #: target revision (hub branch, tag or commit)
+    drafter_revision: str | None = None  #: drafter revision
+    trust_remote_code: bool = False  #: run code shipped with checkpoints; off unless asked
+    allow_pickle: bool = False  #: accept pickled .bin weights; safetensors only by default
+
+    # Prompts. An empty list means the built-in sets.
+    prompts: list[str] = Field(default_factory=list)  #: JSONL files or directories
+    languages: list[str] | None = None  #: None: every language in the sets
+    tasks: list[str] | None = None  #: None: every task in the sets
+    split: str | None = "eval"  #: rows whose split differs are skipped; None keeps all
+    n_prompts: int | None = Field(20, ge=1)  #: per (language, task) group; None: all
+    chat_template: bool = False  #: wrap prompts as a user message with the target's template
+    system_prompt: str | None = None  #: system message when chat_template is on
+
+    # Decoding.
+    gamma: int = Field(4, ge=1)  #: draft length per step
+    mode: Literal["greedy", "sampling"] = "greedy"  #: greedy runs are checked for losslessness
+    temperature: float = Field(1.0, gt=0)  #: sampling only
+    top_k: int = Field(0, ge=0)  #: sampling only; 0 disables
+    top_p: float = Field(1.0, gt=0, le=1)  #: sampling only; 1.0 disables
+    max_new_tokens: int = Field(48, ge=1)  #: per prompt, both decodes
+    divergence_temperature: float = Field(1.0, gt=0)  #: for per-position alpha, CE and KL
+
+    # Execution.
+    seed: int = 0  #: per-prompt seeds derive from this and the prompt id
+    device: str = "auto"  #: auto, cpu, cuda or cuda:N
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  #: weights and compute
+    threads: int | None = Field(None, ge=1)  #: CPU threads; None keeps torch's default
+    warmup: int = Field(2, ge=0)  #: untimed warm-up decodes before the first prompt
+
+    @model_validator(mode="after")
+    def _chat_needs_template(self) -> RunConfig:
+        if self.system_prompt is not None and not self.chat_template:
+            raise ValueError("system_prompt needs chat_template: true")
+        return self
+
+
+def _one_line(err: ValidationError) -> str:
+    e = err.errors()[0]
+    field = ".".join(str(x) for x in e["loc"]) or "config"
+    msg = e["msg"].removeprefix("Value error, ")
+    if e["type"] == "extra_forbidden":
+        msg = f"unknown field (allowed: {', '.join(RunConfig.model_fields)})"
+    more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    return f"{field}: {msg}{more}"
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any]) -> RunConfig:
+    """Merge defaults, a YAML file and flag overrides into a validated config.
+
+    Parameters
+    ----------
+    path : path or None
+        YAML file with any :class:`RunConfig` fields.
+    overrides : dict
+        Flag values; ``None`` entries mean "not given" and are skipped.
+
+    Raises
+    ------
+    UserInputError
+        For an unreadable file, bad YAML, unknown fields or invalid values.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as err:
+            raise UserInputError(f"cannot read config {path}: {err.strerror}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise UserInputError(
+                f"config {path} is not valid YAML: {err}".splitlines()[0]
+            ) from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise UserInputError(f"config {path} must be a mapping of field: value")
+        data.update(loaded or {})
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        where = f"config {path}" if path else "options"
+        raise UserInputError(f"invalid {where}: {_one_line(err)}") from None

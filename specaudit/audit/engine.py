@@ -1,0 +1,219 @@
+"""The instrumented speculative decoding loop, and plain decoding to time against.
+
+Batch size 1. The target's KV cache always holds every confirmed token but
+the last (the *pending* token), so each verify forward feeds the pending
+token followed by the drafts and returns p at all draft positions plus the
+bonus position in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers import PreTrainedModel
+
+from specaudit.audit.device import Clock
+from specaudit.audit.divergence import position_divergences
+from specaudit.audit.drafters.base import Drafter, ForwardTimer
+from specaudit.audit.forward import new_cache, prefill
+from specaudit.audit.records import StepRecord
+from specaudit.audit.sampling import TokenSampler
+
+__all__ = ["PlainOutcome", "SpeculativeEngine", "SpeculativeOutcome"]
+
+
+@dataclass(frozen=True)
+class SpeculativeOutcome:
+    """What one speculative decode of a prompt produced and measured."""
+
+    output_ids: list[int]
+    stop_reason: str  #: "eos" or "max_new_tokens"
+    steps: list[StepRecord]
+    prefill_time_s: float
+    total_time_s: float  #: prefill included
+    forward_time_s: float  #: inside model forwards, prefill included
+    draft_time_s: float  #: summed over steps
+    n_draft_forwards: int
+
+
+@dataclass(frozen=True)
+class PlainOutcome:
+    """What plain target-only decoding of a prompt produced and measured."""
+
+    output_ids: list[int]
+    prefill_time_s: float
+    total_time_s: float  #: prefill included
+
+    @property
+    def forward_s(self) -> float:
+        """Mean wall time of one decode step (one token, cache in use)."""
+        n = len(self.output_ids)
+        return (self.total_time_s - self.prefill_time_s) / n if n else float("nan")
+
+
+class SpeculativeEngine:
+    """Runs speculative and plain decoding of single prompts.
+
+    Parameters
+    ----------
+    target : PreTrainedModel
+        The verifier, on its device, in eval mode.
+    drafter : Drafter
+        Proposes drafts in the target's vocabulary.
+    gamma : int
+        Draft length per step (>= 1).
+    eos_ids : set of int
+        Tokens that end generation.
+    divergence_temperature : float
+        Temperature of the per-position alpha, cross-entropy and KL.
+    """
+
+    def __init__(
+        self,
+        target: PreTrainedModel,
+        drafter: Drafter,
+        *,
+        gamma: int,
+        eos_ids: set[int],
+        divergence_temperature: float = 1.0,
+    ) -> None:
+        if gamma < 1:
+            raise ValueError(f"gamma must be at least 1, got {gamma}")
+        self.target = target
+        self.drafter = drafter
+        self.gamma = gamma
+        self.eos_ids = set(eos_ids)
+        self.divergence_temperature = divergence_temperature
+        self.device = target.device
+        self.clock = Clock(self.device)
+
+    def _target(self, ids: list[int], cache, timer: ForwardTimer) -> torch.Tensor:
+        with timer:
+            out = self.target(
+                input_ids=torch.tensor([ids], device=self.device),
+                past_key_values=cache,
+                use_cache=True,
+            )
+        return out.logits[0]  # (len(ids), V)
+
+    @torch.inference_mode()
+    def speculative(
+        self, prompt_ids: list[int], max_new_tokens: int, sampler: TokenSampler
+    ) -> SpeculativeOutcome:
+        """Decode ``prompt_ids`` speculatively and record every step."""
+        clock, drafter = self.clock, self.drafter
+        timer = ForwardTimer(clock)
+        start = clock()
+        cache = new_cache(self.target)
+        with timer:
+            prefill(self.target, prompt_ids[:-1], cache)
+        drafter.begin(prompt_ids, timer)
+        prefill_s = clock() - start
+
+        ids, out, steps = list(prompt_ids), [], []
+        stop, draft_total = "max_new_tokens", 0.0
+        while len(out) < max_new_tokens:
+            # Never draft past the budget: a step emits at most k + 1 tokens.
+            k = min(self.gamma, max_new_tokens - len(out) - 1)
+
+            # 1. Draft: up to k tokens x_1..x_k' and q at each.
+            t0 = clock()
+            proposal = drafter.propose(ids, k, sampler) if k > 0 else None
+            t1 = clock()
+            drafts = proposal.tokens.tolist() if proposal is not None else []
+
+            # 2. Verify: one target forward over [pending, x_1..x_k'] gives p
+            #    at k' + 1 positions, logits (k' + 1, V).
+            logits = self._target([ids[-1], *drafts], cache, timer)
+
+            # 3. Accept: n drafts, then the target's own next token.
+            draft_tensor = (
+                proposal.tokens if proposal is not None else logits.new_zeros(0, dtype=torch.long)
+            )
+            verdict = sampler.accept(
+                logits, proposal.q if proposal is not None else None, draft_tensor
+            )
+            n = verdict.n_accepted
+
+            # 4. Roll back: the cache now ends with all k' drafts; drop the
+            #    rejected ones. The drafter rolls its own back on next propose.
+            if len(drafts) > n:
+                cache.crop(n - len(drafts))
+
+            # 5. Record: divergences at the verified positions 1..n + rejected.
+            verified = n + int(verdict.rejected)
+            if verified:
+                alpha, ce, kl = position_divergences(
+                    logits[:verified], proposal.logits[:verified], self.divergence_temperature
+                )
+                alpha, ce, kl = alpha.tolist(), ce.tolist(), kl.tolist()
+            else:
+                alpha, ce, kl = [], [], []
+            t2 = clock()
+            steps.append(
+                StepRecord(
+                    drafted=len(drafts),
+                    accepted=n,
+                    rejected=verdict.rejected,
+                    draft_time_s=t1 - t0,
+                    verify_time_s=t2 - t1,
+                    position_accepted=[True] * n + [False] * int(verdict.rejected),
+                    alpha=alpha,
+                    cross_entropy=ce,
+                    kl=kl,
+                )
+            )
+            draft_total += t1 - t0
+
+            emitted = [*drafts[:n], verdict.next_token]
+            for token in emitted:
+                out.append(token)
+                if token in self.eos_ids:
+                    stop = "eos"
+                    break
+            if stop == "eos":
+                break
+            ids.extend(emitted)
+        total_s = clock() - start
+        return SpeculativeOutcome(
+            output_ids=out,
+            stop_reason=stop,
+            steps=steps,
+            prefill_time_s=prefill_s,
+            total_time_s=total_s,
+            forward_time_s=timer.total_s,
+            draft_time_s=draft_total,
+            n_draft_forwards=drafter.n_forwards,
+        )
+
+    @torch.inference_mode()
+    def plain(
+        self,
+        prompt_ids: list[int],
+        max_new_tokens: int,
+        sampler: TokenSampler,
+        *,
+        stop_at_eos: bool = True,
+    ) -> PlainOutcome:
+        """Decode ``prompt_ids`` with the target alone, one token per forward.
+
+        ``stop_at_eos=False`` decodes exactly ``max_new_tokens`` tokens, so a
+        sampling-mode baseline covers as many tokens as the speculative run.
+        """
+        clock = self.clock
+        timer = ForwardTimer(clock)
+        start = clock()
+        cache = new_cache(self.target)
+        with timer:
+            prefill(self.target, prompt_ids[:-1], cache)
+        prefill_s = clock() - start
+        pending, out = prompt_ids[-1], []
+        while len(out) < max_new_tokens:
+            logits = self._target([pending], cache, timer)  # (1, V)
+            token, _ = sampler.choose(logits)
+            pending = int(token)
+            out.append(pending)
+            if stop_at_eos and pending in self.eos_ids:
+                break
+        return PlainOutcome(output_ids=out, prefill_time_s=prefill_s, total_time_s=clock() - start)

@@ -1,0 +1,58 @@
+"""What a run records about the machine and software it ran on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import sys
+from importlib import metadata
+
+import torch
+
+import specaudit
+
+__all__ = ["collect_environment"]
+
+_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "numpy", "accelerate", "gguf")
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def collect_environment(*, device: torch.device, dtype: torch.dtype, seed: int) -> dict:
+    """Versions, device, dtype, thread counts and seed, as a JSON-ready dict."""
+    env = {
+        "specaudit": specaudit.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": {name: _version(name) for name in _PACKAGES},
+        "device": str(device),
+        "device_type": device.type,
+        "dtype": str(dtype).removeprefix("torch."),
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "seed": seed,
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+        env["cuda"] = torch.version.cuda
+    return env

@@ -1,0 +1,344 @@
+"""Run an audit: load the pair, decode every prompt both ways, write the run directory."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from specaudit.audit.config import RunConfig
+from specaudit.audit.device import resolve_device, resolve_dtype
+from specaudit.audit.drafters.base import Drafter
+from specaudit.audit.drafters.neural import NeuralDrafter
+from specaudit.audit.drafters.ngram import NGramDrafter
+from specaudit.audit.engine import SpeculativeEngine
+from specaudit.audit.environment import collect_environment
+from specaudit.audit.loading import (
+    NGRAM_PREFIX,
+    LoadedModel,
+    check_same_vocabulary,
+    context_length,
+    load_causal_lm,
+    vocab_fingerprint,
+)
+from specaudit.audit.ngram import NGramModel
+from specaudit.audit.prompts import Prompt, builtin_prompt_dir, load_prompts, select_prompts
+from specaudit.audit.records import PromptRecord
+from specaudit.audit.rundir import RunDir
+from specaudit.audit.sampling import Decoding, TokenSampler
+from specaudit.errors import UserInputError
+
+__all__ = ["AuditInterrupted", "RunSummary", "builtin_pair", "derive_seed", "run_audit"]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a finished (or resumed) run did."""
+
+    run_dir: Path
+    n_prompts: int  #: prompts in the run, done earlier or now
+    n_new: int  #: prompts decoded by this invocation
+    n_not_lossless: int  #: greedy prompts whose outputs differed (a bug if > 0)
+
+
+class AuditInterrupted(Exception):
+    """Ctrl-C stopped the run; finished prompts are saved and resumable."""
+
+    def __init__(self, run_dir: Path, done: int, total: int) -> None:
+        super().__init__(f"interrupted after {done}/{total} prompts")
+        self.run_dir, self.done, self.total = run_dir, done, total
+
+
+def builtin_pair() -> tuple[Path, Path]:
+    """Paths of the built-in demo target and drafter."""
+    from importlib import resources
+
+    root = Path(str(resources.files("specaudit") / "data" / "models"))
+    return root / "target", root / "drafter"
+
+
+def derive_seed(seed: int, prompt_id: str, stream: str) -> int:
+    """Derive a per-prompt seed from the run seed and the prompt id alone.
+
+    Resumed runs and reordered prompt sets therefore give the same records.
+    """
+    digest = hashlib.sha256(f"{seed}\x00{prompt_id}\x00{stream}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def _resolve_models(config: RunConfig) -> tuple[str, str]:
+    if (config.target is None) != (config.drafter is None):
+        raise UserInputError(
+            "give both --target and --drafter, or neither for the built-in demo pair"
+        )
+    if config.target is not None:
+        return config.target, config.drafter
+    target, drafter = builtin_pair()
+    if not target.exists():
+        raise UserInputError("this install has no built-in demo pair; pass --target and --drafter")
+    return str(target), str(drafter)
+
+
+def _load_drafter(
+    spec: str, config: RunConfig, target: LoadedModel, device, dtype
+) -> tuple[Drafter, dict]:
+    vocab_size = int(target.model.config.get_text_config().vocab_size)
+    if spec.startswith(NGRAM_PREFIX):
+        path = Path(spec[len(NGRAM_PREFIX) :])
+        if not path.is_file():
+            raise UserInputError(
+                f"n-gram drafter file {path} does not exist; build one with `specaudit ngram build`"
+            )
+        try:
+            model = NGramModel.load(path)
+        except ValueError as err:
+            raise UserInputError(str(err)) from None
+        if model.tokenizer_fingerprint != vocab_fingerprint(target.tokenizer):
+            raise UserInputError(
+                f"n-gram drafter {path} was built with another tokenizer than the target's; "
+                "rebuild it with `specaudit ngram build --tokenizer <target>`"
+            )
+        drafter = NGramDrafter(model, vocab_size=vocab_size, device=device)
+        return drafter, {"spec": spec, **drafter.describe()}
+    loaded = load_causal_lm(
+        spec,
+        device=device,
+        dtype=dtype,
+        revision=config.drafter_revision,
+        trust_remote_code=config.trust_remote_code,
+        allow_pickle=config.allow_pickle,
+    )
+    check_same_vocabulary(target.tokenizer, loaded.tokenizer)
+    drafter = NeuralDrafter(loaded.model, vocab_size=vocab_size)
+    drafter.context_length = context_length(loaded.model)
+    return drafter, loaded.info
+
+
+def encode(tokenizer, prompt: Prompt, config: RunConfig) -> list[int]:
+    """Token ids fed to the models: the raw prompt, or the chat-templated one."""
+    if not config.chat_template:
+        return list(tokenizer(prompt.prompt, add_special_tokens=True)["input_ids"])
+    if not getattr(tokenizer, "chat_template", None):
+        raise UserInputError("--chat-template: the target's tokenizer has no chat template")
+    messages = [{"role": "user", "content": prompt.prompt}]
+    if config.system_prompt is not None:
+        messages.insert(0, {"role": "system", "content": config.system_prompt})
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    if hasattr(ids, "keys"):  # transformers 5 returns a BatchEncoding
+        ids = ids["input_ids"]
+    return list(ids)
+
+
+def _eos_ids(target: LoadedModel) -> set[int]:
+    ids = set()
+    for source in (target.model.generation_config.eos_token_id, target.tokenizer.eos_token_id):
+        if isinstance(source, int):
+            ids.add(source)
+        elif source:
+            ids.update(source)
+    return ids
+
+
+def _check_lengths(
+    encoded: list[tuple[Prompt, list[int]]], limits: dict[str, int | None], max_new_tokens: int
+) -> None:
+    for prompt, ids in encoded:
+        if not ids:
+            raise UserInputError(f"prompt {prompt.id!r} encodes to no tokens")
+        for who, limit in limits.items():
+            if limit is not None and len(ids) + max_new_tokens > limit:
+                raise UserInputError(
+                    f"prompt {prompt.id!r} is {len(ids)} tokens; with --max-new-tokens "
+                    f"{max_new_tokens} it needs {len(ids) + max_new_tokens} positions but the "
+                    f"{who}'s context is {limit}; shorten the prompt or lower --max-new-tokens"
+                )
+
+
+def _decode_prompt(
+    engine: SpeculativeEngine,
+    decoding: Decoding,
+    config: RunConfig,
+    prompt: Prompt,
+    ids: list[int],
+    index: int,
+    device,
+    tokenizer,
+) -> PromptRecord:
+    spec_seed = derive_seed(config.seed, prompt.id, "spec")
+
+    def sampler(stream: str) -> TokenSampler:
+        g = torch.Generator(device=device).manual_seed(derive_seed(config.seed, prompt.id, stream))
+        return TokenSampler(decoding, g)
+
+    n_max = config.max_new_tokens
+    if decoding.greedy:
+        # Alternate which decode goes first, so an order effect (warm caches,
+        # clock boost) cancels across prompts like drift does.
+        if index % 2 == 0:
+            base = engine.plain(ids, n_max, sampler("base"))
+            spec = engine.speculative(ids, n_max, sampler("spec"))
+        else:
+            spec = engine.speculative(ids, n_max, sampler("spec"))
+            base = engine.plain(ids, n_max, sampler("base"))
+        lossless = spec.output_ids == base.output_ids
+    else:
+        # The baseline decodes as many tokens as the speculative run emitted,
+        # so both times cover the same work; back to back, so drift cancels.
+        spec = engine.speculative(ids, n_max, sampler("spec"))
+        base = engine.plain(ids, len(spec.output_ids), sampler("base"), stop_at_eos=False)
+        lossless = None
+    text = tokenizer.decode(spec.output_ids, skip_special_tokens=True)
+    n_fwd = spec.n_draft_forwards
+    return PromptRecord(
+        id=prompt.id,
+        language=prompt.language,
+        task=prompt.task,
+        item_id=prompt.item_id,
+        split=prompt.split,
+        prompt=prompt.prompt,
+        prompt_ids=ids,
+        output_ids=spec.output_ids,
+        output_text=text,
+        stop_reason=spec.stop_reason,
+        steps=spec.steps,
+        prefill_time_s=spec.prefill_time_s,
+        spec_time_s=spec.total_time_s,
+        baseline_output_ids=base.output_ids,
+        baseline_time_s=base.total_time_s,
+        baseline_prefill_time_s=base.prefill_time_s,
+        lossless=lossless,
+        draft_forward_s=spec.draft_time_s / n_fwd if n_fwd else 0.0,
+        target_forward_s=base.forward_s,
+        n_draft_forwards=n_fwd,
+        forward_time_s=spec.forward_time_s,
+        output_chars=len(text),
+        prompt_chars=len(prompt.prompt),
+        seed=spec_seed,
+    )
+
+
+def run_audit(
+    config: RunConfig, out: str | Path, *, resume: bool = False, progress: bool = True
+) -> RunSummary:
+    """Audit a drafter-target pair over a prompt selection.
+
+    Everything that can be checked is checked before the first decode: the
+    device, the prompts, the models, their shared vocabulary and every
+    prompt's length against both contexts.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The resolved configuration.
+    out : path
+        Run directory (see :class:`specaudit.audit.rundir.RunDir`).
+    resume : bool
+        Continue a run in ``out`` without redoing finished prompts.
+    progress : bool
+        Show a progress bar.
+
+    Raises
+    ------
+    UserInputError
+        For any bad input; nothing is decoded then.
+    AuditInterrupted
+        On Ctrl-C, after the finished prompts are safely on disk.
+    """
+    device = resolve_device(config.device)
+    dtype = resolve_dtype(config.dtype, device)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+
+    prompts = load_prompts(config.prompts or [builtin_prompt_dir()])
+    selection = select_prompts(
+        prompts,
+        languages=config.languages,
+        tasks=config.tasks,
+        split=config.split,
+        n_per_group=config.n_prompts,
+    )
+
+    target_spec, drafter_spec = _resolve_models(config)
+    target = load_causal_lm(
+        target_spec,
+        device=device,
+        dtype=dtype,
+        revision=config.revision,
+        trust_remote_code=config.trust_remote_code,
+        allow_pickle=config.allow_pickle,
+    )
+    drafter, drafter_info = _load_drafter(drafter_spec, config, target, device, dtype)
+    encoded = [(p, encode(target.tokenizer, p, config)) for p in selection]
+    _check_lengths(
+        encoded,
+        {
+            "target": context_length(target.model),
+            "drafter": getattr(drafter, "context_length", None),
+        },
+        config.max_new_tokens,
+    )
+
+    run_dir = RunDir(out)
+    done = run_dir.start(config.model_dump(mode="json"), resume=resume)
+    environment = collect_environment(device=device, dtype=dtype, seed=config.seed)
+    environment["models"] = {"target": target.info, "drafter": drafter_info}
+    run_dir.write_environment(environment)
+
+    decoding = Decoding(config.mode, config.temperature, config.top_k, config.top_p)
+    engine = SpeculativeEngine(
+        target.model,
+        drafter,
+        gamma=config.gamma,
+        eos_ids=_eos_ids(target),
+        divergence_temperature=config.divergence_temperature,
+    )
+    todo = [(i, p, ids) for i, (p, ids) in enumerate(encoded) if p.id not in done]
+    if todo:
+        _warm_up(engine, decoding, todo[0][2], config)
+
+    n_not_lossless, n_new = 0, 0
+    bar = tqdm(
+        total=len(encoded),
+        initial=len(encoded) - len(todo),
+        disable=not progress,
+        unit="prompt",
+        dynamic_ncols=True,
+    )
+    tokens, spec_seconds = 0, 0.0
+    try:
+        for index, prompt, ids in todo:
+            record = _decode_prompt(
+                engine, decoding, config, prompt, ids, index, device, target.tokenizer
+            )
+            run_dir.append(record)
+            n_new += 1
+            tokens += len(record.output_ids)
+            spec_seconds += record.spec_time_s
+            if record.lossless is False:
+                n_not_lossless += 1
+                tqdm.write(
+                    f"NOT LOSSLESS: prompt {prompt.id!r}: speculative output differs from "
+                    "plain greedy decoding (a bug or a numerical near-tie; see records.jsonl)"
+                )
+            bar.set_postfix_str(f"{tokens / spec_seconds:.1f} tok/s spec", refresh=False)
+            bar.update()
+    except KeyboardInterrupt:
+        bar.close()
+        raise AuditInterrupted(
+            run_dir.path, len(encoded) - len(todo) + n_new, len(encoded)
+        ) from None
+    bar.close()
+    return RunSummary(run_dir.path, len(encoded), n_new, n_not_lossless)
+
+
+def _warm_up(
+    engine: SpeculativeEngine, decoding: Decoding, ids: list[int], config: RunConfig
+) -> None:
+    """Untimed decodes so allocator, kernels and caches are warm before timing."""
+    for i in range(config.warmup):
+        g = torch.Generator(device=engine.device).manual_seed(i)
+        engine.speculative(ids, min(8, config.max_new_tokens), TokenSampler(decoding, g))
+        engine.plain(ids, min(8, config.max_new_tokens), TokenSampler(decoding, g))

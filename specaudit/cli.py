@@ -1,0 +1,216 @@
+"""The ``specaudit`` command line: a thin typer layer over the library.
+
+Each command parses typed options, builds a config, calls one library
+function and says where the output went. User mistakes become one line on
+stderr and exit code 2; runtime failures exit 3.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from specaudit.errors import SpecAuditError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=False,
+    help="Audit speculative decoding for disparate speed-ups across languages and tasks.",
+)
+ngram_app = typer.Typer(add_completion=False, help="Build n-gram drafters.")
+app.add_typer(ngram_app, name="ngram")
+
+EXIT_INTERRUPTED = 130
+
+
+def _errors_to_exit(func):
+    """Turn library errors into ``error: …`` on stderr and their exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except SpecAuditError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(err.exit_code) from None
+
+    return wrapper
+
+
+def _csv(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+@app.command()
+@_errors_to_exit
+def run(
+    target: Annotated[
+        str | None, typer.Option(help="Target model: hub id, directory or .gguf file.")
+    ] = None,
+    drafter: Annotated[
+        str | None, typer.Option(help="Drafter: hub id, directory, .gguf file or ngram:PATH.")
+    ] = None,
+    prompts: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--prompts", help="Prompt JSONL file or directory (repeatable). Default: built-in sets."
+        ),
+    ] = None,
+    languages: Annotated[
+        str | None, typer.Option(help="Comma-separated language codes, e.g. en,de,sw.")
+    ] = None,
+    tasks: Annotated[
+        str | None, typer.Option(help="Comma-separated tasks, e.g. translation,story.")
+    ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(help="Prompt split to audit (rows without a split are always kept)."),
+    ] = None,
+    n_prompts: Annotated[
+        int | None, typer.Option("--n-prompts", help="Prompts per (language, task) group.")
+    ] = None,
+    gamma: Annotated[int | None, typer.Option(help="Draft length per step.")] = None,
+    mode: Annotated[str | None, typer.Option(help="greedy or sampling.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="Sampling top-k (0: off).")] = None,
+    top_p: Annotated[
+        float | None, typer.Option("--top-p", help="Sampling top-p (1.0: off).")
+    ] = None,
+    max_new_tokens: Annotated[
+        int | None, typer.Option("--max-new-tokens", help="New tokens per prompt.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Run seed.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N.")] = None,
+    dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16 or float16.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
+    revision: Annotated[
+        str | None, typer.Option(help="Target revision (branch, tag or commit).")
+    ] = None,
+    drafter_revision: Annotated[
+        str | None, typer.Option("--drafter-revision", help="Drafter revision.")
+    ] = None,
+    trust_remote_code: Annotated[
+        bool | None,
+        typer.Option(
+            "--trust-remote-code/--no-trust-remote-code",
+            help="Run model code shipped with checkpoints (off by default).",
+        ),
+    ] = None,
+    allow_pickle: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-pickle/--no-allow-pickle",
+            help="Accept pickled .bin weights (safetensors only by default).",
+        ),
+    ] = None,
+    chat_template: Annotated[
+        bool | None,
+        typer.Option(
+            "--chat-template/--no-chat-template",
+            help="Wrap prompts with the target's chat template.",
+        ),
+    ] = None,
+    system_prompt: Annotated[
+        str | None, typer.Option("--system-prompt", help="System message (with --chat-template).")
+    ] = None,
+    warmup: Annotated[int | None, typer.Option(help="Untimed warm-up decodes.")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config; flags override its fields.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory. Default: runs/run-<timestamp>.")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --out without redoing finished prompts.")
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Audit a drafter-target pair; with no arguments, the built-in demo pair."""
+    from specaudit.audit.config import load_config
+    from specaudit.audit.runner import AuditInterrupted, run_audit
+
+    overrides = {
+        "target": target,
+        "drafter": drafter,
+        "prompts": [str(p) for p in prompts] if prompts else None,
+        "languages": _csv(languages),
+        "tasks": _csv(tasks),
+        "split": split,
+        "n_prompts": n_prompts,
+        "gamma": gamma,
+        "mode": mode,
+        "temperature": temperature,
+        "top_k": top_k,
+        "top_p": top_p,
+        "max_new_tokens": max_new_tokens,
+        "seed": seed,
+        "device": device,
+        "dtype": dtype,
+        "threads": threads,
+        "revision": revision,
+        "drafter_revision": drafter_revision,
+        "trust_remote_code": trust_remote_code,
+        "allow_pickle": allow_pickle,
+        "chat_template": chat_template,
+        "system_prompt": system_prompt,
+        "warmup": warmup,
+    }
+    cfg = load_config(config, overrides)
+    if out is None:
+        if resume:
+            raise typer.BadParameter("--resume needs --out naming the run to continue")
+        out = Path("runs") / f"run-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    try:
+        summary = run_audit(cfg, out, resume=resume, progress=progress)
+    except AuditInterrupted as stop:
+        typer.echo(
+            f"interrupted: {stop.done}/{stop.total} prompts saved in {stop.run_dir}; "
+            f"continue with --out {stop.run_dir} --resume",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    typer.echo(
+        f"records: {summary.run_dir / 'records.jsonl'} "
+        f"({summary.n_prompts} prompts, {summary.n_new} decoded now)"
+    )
+    if summary.n_not_lossless:
+        typer.echo(
+            f"WARNING: {summary.n_not_lossless} greedy prompts were NOT lossless "
+            "(speculative output differs from plain decoding)",
+            err=True,
+        )
+
+
+@ngram_app.command("build")
+@_errors_to_exit
+def ngram_build(
+    tokenizer: Annotated[
+        str, typer.Option(help="The target's tokenizer: hub id, directory or .gguf file.")
+    ],
+    text: Annotated[
+        list[Path],
+        typer.Option(
+            "--text",
+            help="Plain-text file (repeatable; .gz allowed). Blank lines separate documents.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Output n-gram file.")],
+    order: Annotated[int, typer.Option(min=2, help="n: contexts of up to n-1 tokens.")] = 4,
+) -> None:
+    """Build an n-gram drafter over a target tokenizer's ids from plain text."""
+    from specaudit.audit.ngram_build import build_ngram_file
+
+    summary = build_ngram_file(tokenizer, [str(t) for t in text], order=order, out=out)
+    typer.echo(f"n-gram drafter: {out} ({summary}); use it with --drafter ngram:{out}")
+
+
+def main() -> None:
+    """Entry point of the ``specaudit`` console script."""
+    app()

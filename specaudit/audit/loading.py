@@ -106,6 +106,7 @@ def load_causal_lm(
     revision: str | None = None,
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
+    tokenizer=None,
 ) -> LoadedModel:
     """Load a causal LM and its tokenizer onto ``device`` in eval mode.
 
@@ -122,8 +123,15 @@ def load_causal_lm(
     allow_pickle : bool
         Accept pickled (``.bin``) weights; safetensors only by default, since
         unpickling runs arbitrary code.
+    tokenizer : optional
+        The model's tokenizer, when already loaded.
     """
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    # One line per problem on the terminal: no weight-loading bars or notices.
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
     source, extra = _split_gguf(spec)
     if not extra and not allow_pickle:
@@ -135,7 +143,8 @@ def load_causal_lm(
     except (OSError, ValueError, KeyError, ImportError) as err:
         raise _load_error("model", spec, err) from None
     model = model.to(device).eval()
-    tokenizer = load_tokenizer(spec, revision=revision, trust_remote_code=trust_remote_code)
+    if tokenizer is None:
+        tokenizer = load_tokenizer(spec, revision=revision, trust_remote_code=trust_remote_code)
     info = {
         "spec": spec,
         "class": type(model).__name__,

@@ -101,7 +101,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
+        where = f"{self.path}, line {self.line}" if self.line else self.path
         return f"{where}: {self.message}"
 
 

@@ -22,6 +22,7 @@ from specaudit.audit.loading import (
     check_same_vocabulary,
     context_length,
     load_causal_lm,
+    load_tokenizer,
     vocab_fingerprint,
 )
 from specaudit.audit.ngram import NGramModel
@@ -103,6 +104,11 @@ def _load_drafter(
             )
         drafter = NGramDrafter(model, vocab_size=vocab_size, device=device)
         return drafter, {"spec": spec, **drafter.describe()}
+    # Compare vocabularies before spending time and memory on the weights.
+    tokenizer = load_tokenizer(
+        spec, revision=config.drafter_revision, trust_remote_code=config.trust_remote_code
+    )
+    check_same_vocabulary(target.tokenizer, tokenizer)
     loaded = load_causal_lm(
         spec,
         device=device,
@@ -110,8 +116,8 @@ def _load_drafter(
         revision=config.drafter_revision,
         trust_remote_code=config.trust_remote_code,
         allow_pickle=config.allow_pickle,
+        tokenizer=tokenizer,
     )
-    check_same_vocabulary(target.tokenizer, loaded.tokenizer)
     drafter = NeuralDrafter(loaded.model, vocab_size=vocab_size)
     drafter.context_length = context_length(loaded.model)
     return drafter, loaded.info

@@ -1,0 +1,286 @@
+"""Read ``records.jsonl`` lines into step-level and prompt-level tables.
+
+The metrics read the JSON lines themselves (plain dicts; the field reference
+is the docstring of ``specaudit.audit.records``) so that they import without
+torch. Everything downstream works on the prompt-level table: every estimator
+is a function of per-prompt sums, which is what makes prompt resampling cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "RECORD_VERSION",
+    "infer_gamma",
+    "load_records",
+    "prompt_frame",
+    "step_frame",
+    "validate_records",
+]
+
+#: The ``record_version`` these metrics read.
+RECORD_VERSION = 1
+
+_PROMPT_FIELDS = (
+    "id",
+    "language",
+    "task",
+    "item_id",
+    "steps",
+    "output_ids",
+    "output_chars",
+    "spec_time_s",
+    "baseline_time_s",
+    "draft_forward_s",
+    "target_forward_s",
+    "n_draft_forwards",
+)
+_STEP_FIELDS = ("drafted", "accepted", "rejected", "alpha", "cross_entropy", "kl")
+
+
+def _problem(record: Any) -> str | None:
+    """Describe what makes ``record`` unreadable, or return ``None``."""
+    if not isinstance(record, Mapping):
+        return f"expected a JSON object, got {type(record).__name__}"
+    version = record.get("record_version")
+    if version != RECORD_VERSION:
+        return f"record_version {version!r} is not supported (expected {RECORD_VERSION})"
+    missing = [name for name in _PROMPT_FIELDS if name not in record]
+    if missing:
+        return f"record lacks fields: {', '.join(missing)}"
+    if not isinstance(record["steps"], list):
+        return "field 'steps' is not a list"
+    for t, step in enumerate(record["steps"]):
+        if not isinstance(step, Mapping):
+            return f"step {t} is not a JSON object"
+        missing = [name for name in _STEP_FIELDS if name not in step]
+        if missing:
+            return f"step {t} lacks fields: {', '.join(missing)}"
+    return None
+
+
+def load_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read a ``records.jsonl`` file into a list of dicts.
+
+    Blank lines are skipped.
+
+    Parameters
+    ----------
+    path : path
+        The ``records.jsonl`` file.
+
+    Returns
+    -------
+    list of dict
+        One parsed record per line.
+
+    Raises
+    ------
+    ValueError
+        For a malformed line (bad JSON, not an object, wrong
+        ``record_version``, missing fields), naming the line number.
+    """
+    records: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}: line {lineno}: malformed JSON: {exc.msg}") from None
+            problem = _problem(record)
+            if problem is not None:
+                raise ValueError(f"{path}: line {lineno}: {problem}")
+            records.append(record)
+    return records
+
+
+def validate_records(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Check record dicts and return them as a list.
+
+    Raises
+    ------
+    ValueError
+        If there are no records, a record is malformed (named by its position
+        and id) or two records share an ``id`` within a group.
+    """
+    out = list(records)
+    if not out:
+        raise ValueError("records is empty: nothing to compute metrics from")
+    seen: set[tuple[str, str, str]] = set()
+    for i, record in enumerate(out):
+        problem = _problem(record)
+        if problem is not None:
+            rid = record.get("id") if isinstance(record, Mapping) else None
+            raise ValueError(f"records[{i}] (id {rid!r}): {problem}")
+        key = (str(record["language"]), str(record["task"]), str(record["id"]))
+        if key in seen:
+            raise ValueError(f"records[{i}]: duplicate prompt id {record['id']!r} in {key[0]}/{key[1]}")
+        seen.add(key)
+    return out
+
+
+def step_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per speculative step.
+
+    Columns: ``prompt`` (row of the record in ``records``), ``step``,
+    ``drafted``, ``accepted``, ``rejected``, ``verified`` (positions the target
+    verified: ``accepted + rejected``), ``emitted`` (``accepted + 1``), and the
+    sums over the verified positions ``alpha_sum``, ``cross_entropy_sum``,
+    ``kl_sum``.
+
+    Raises
+    ------
+    ValueError
+        If a step is inconsistent (``accepted > drafted``, ``rejected`` not
+        ``accepted < drafted``, per-position lists not of length ``verified``).
+    """
+    records = list(records)
+    rows: list[tuple[Any, ...]] = []
+    for p, record in enumerate(records):
+        for t, s in enumerate(record["steps"]):
+            rows.append(
+                (
+                    p,
+                    t,
+                    s["drafted"],
+                    s["accepted"],
+                    bool(s["rejected"]),
+                    len(s["alpha"]),
+                    len(s["cross_entropy"]),
+                    len(s["kl"]),
+                    float(sum(s["alpha"])),
+                    float(sum(s["cross_entropy"])),
+                    float(sum(s["kl"])),
+                )
+            )
+    columns = [
+        "prompt",
+        "step",
+        "drafted",
+        "accepted",
+        "rejected",
+        "_n_alpha",
+        "_n_ce",
+        "_n_kl",
+        "alpha_sum",
+        "cross_entropy_sum",
+        "kl_sum",
+    ]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    for col in ("prompt", "step", "drafted", "accepted", "_n_alpha", "_n_ce", "_n_kl"):
+        frame[col] = frame[col].astype(np.int64)
+    frame["rejected"] = frame["rejected"].astype(bool)
+    frame["verified"] = frame["accepted"] + frame["rejected"].astype(np.int64)
+    frame["emitted"] = frame["accepted"] + 1
+    bad = (
+        (frame["accepted"] < 0)
+        | (frame["accepted"] > frame["drafted"])
+        | (frame["rejected"] != (frame["accepted"] < frame["drafted"]))
+        | (frame["_n_alpha"] != frame["verified"])
+        | (frame["_n_ce"] != frame["verified"])
+        | (frame["_n_kl"] != frame["verified"])
+    )
+    if bad.any():
+        first = frame[bad].iloc[0]
+        rid = records[int(first["prompt"])]["id"]
+        raise ValueError(
+            f"record {rid!r}, step {int(first['step'])}: inconsistent step (drafted="
+            f"{int(first['drafted'])}, accepted={int(first['accepted'])}, rejected="
+            f"{bool(first['rejected'])}, {int(first['_n_alpha'])} alpha values; expected "
+            "accepted <= drafted, rejected == (accepted < drafted) and one alpha, "
+            "cross_entropy and kl per verified position)"
+        )
+    return frame.drop(columns=["_n_alpha", "_n_ce", "_n_kl"])
+
+
+def infer_gamma(steps: pd.DataFrame) -> int:
+    """Return the largest ``drafted`` in a step table (0 when there are no steps)."""
+    return int(steps["drafted"].max()) if len(steps) else 0
+
+
+def prompt_frame(
+    records: Iterable[Mapping[str, Any]], *, steps: pd.DataFrame | None = None, gamma: int
+) -> pd.DataFrame:
+    """One row per prompt with the per-prompt sums every estimator needs.
+
+    Rows follow ``records``. Columns:
+
+    - identity: ``id``, ``language``, ``task``, ``group`` (``"language/task"``),
+      ``item_id``, ``split``, ``lossless``;
+    - step sums: ``n_steps``, ``drafted``, ``accepted``, ``rejections``,
+      ``verified``, ``emitted`` (= sum of n_t + 1), ``alpha_sum``,
+      ``cross_entropy_sum``, ``kl_sum``;
+    - per draft position i = 1..gamma: ``pos_verified_i``, ``pos_accepted_i``;
+    - prompt fields: ``n_output_tokens`` (``len(output_ids)``),
+      ``output_chars``, ``baseline_time_s``, ``spec_time_s``,
+      ``draft_forward_s``, ``target_forward_s``, ``n_draft_forwards``;
+    - the prompt's own ratio ``speedup`` = baseline_time_s / spec_time_s.
+
+    Parameters
+    ----------
+    records : iterable of dict
+        Validated records (see :func:`validate_records`).
+    steps : DataFrame, optional
+        Their :func:`step_frame`, if already built.
+    gamma : int
+        Number of draft positions to tabulate.
+    """
+    records = list(records)
+    if steps is None:
+        steps = step_frame(records)
+    n = len(records)
+    frame = pd.DataFrame(
+        {
+            "id": [str(r["id"]) for r in records],
+            "language": [str(r["language"]) for r in records],
+            "task": [str(r["task"]) for r in records],
+            "item_id": [None if r["item_id"] is None else str(r["item_id"]) for r in records],
+            "split": [r.get("split") for r in records],
+            "lossless": [r.get("lossless") for r in records],
+        }
+    )
+    frame["group"] = frame["language"] + "/" + frame["task"]
+    row = steps["prompt"].to_numpy()
+
+    def per_prompt(values: Any) -> np.ndarray:
+        return np.bincount(row, weights=np.asarray(values, dtype=float), minlength=n)
+
+    frame["n_steps"] = np.bincount(row, minlength=n)
+    frame["drafted"] = per_prompt(steps["drafted"])
+    frame["accepted"] = per_prompt(steps["accepted"])
+    frame["rejections"] = per_prompt(steps["rejected"])
+    frame["verified"] = per_prompt(steps["verified"])
+    frame["emitted"] = per_prompt(steps["emitted"])
+    for name in ("alpha_sum", "cross_entropy_sum", "kl_sum"):
+        frame[name] = per_prompt(steps[name])
+    verified = steps["verified"].to_numpy()
+    accepted = steps["accepted"].to_numpy()
+    for i in range(1, gamma + 1):
+        frame[f"pos_verified_{i}"] = per_prompt(verified >= i)
+        frame[f"pos_accepted_{i}"] = per_prompt(accepted >= i)
+    frame["n_output_tokens"] = [len(r["output_ids"]) for r in records]
+    for name in (
+        "output_chars",
+        "baseline_time_s",
+        "spec_time_s",
+        "draft_forward_s",
+        "target_forward_s",
+        "n_draft_forwards",
+    ):
+        frame[name] = np.array([_number(r[name]) for r in records], dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["speedup"] = frame["baseline_time_s"] / frame["spec_time_s"]
+    return frame
+
+
+def _number(value: Any) -> float:
+    return np.nan if value is None else float(value)

@@ -56,8 +56,8 @@ def _split_gguf(spec: str) -> tuple[str, dict]:
 def _load_error(what: str, spec: str, err: Exception) -> UserInputError:
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return UserInputError(
-        f"could not load {what} {spec!r}: {first} (give a local model directory or .gguf file; "
-        "no model hub is needed but it must be reachable for hub ids)"
+        f"could not load {what} {spec!r}: {first} (a hub id needs the hub or a cached copy; "
+        "otherwise give a local model directory or a .gguf file)"
     )
 
 

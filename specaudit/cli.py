@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from specaudit.errors import SpecAuditError
+from specaudit.errors import SpecAuditError, UserInputError
 
 app = typer.Typer(
     add_completion=False,
@@ -180,12 +180,56 @@ def run(
         f"records: {summary.run_dir / 'records.jsonl'} "
         f"({summary.n_prompts} prompts, {summary.n_new} decoded now)"
     )
+    _write_metrics(summary.run_dir)
     if summary.n_not_lossless:
         typer.echo(
             f"WARNING: {summary.n_not_lossless} greedy prompts were NOT lossless "
             "(speculative output differs from plain decoding)",
             err=True,
         )
+
+
+def _write_metrics(run_dir: Path, **options) -> None:
+    """Compute metrics from ``records.jsonl`` alone, write them and print a summary."""
+    from specaudit.metrics import compute_metrics, load_records
+    from specaudit.reports.console import format_summary
+
+    try:
+        result = compute_metrics(load_records(run_dir / "records.jsonl"), **options)
+    except (ValueError, OSError) as err:
+        raise UserInputError(f"cannot compute metrics for {run_dir}: {err}") from None
+    paths = result.write(run_dir)
+    typer.echo(format_summary(result))
+    typer.echo("metrics: " + ", ".join(str(p) for p in paths))
+
+
+@app.command()
+@_errors_to_exit
+def metrics(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory with records.jsonl.")],
+    reference_language: Annotated[
+        str, typer.Option(help="Contrast each group with this language in the same task.")
+    ] = "en",
+    reference: Annotated[
+        str | None, typer.Option(help="An explicit reference group, LANGUAGE/TASK.")
+    ] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples per interval.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the resampling.")] = 0,
+    min_prompts: Annotated[
+        int, typer.Option(help="Groups with fewer prompts get no interval.")
+    ] = 10,
+) -> None:
+    """Recompute metrics.json, groups.csv and prompts.csv from records.jsonl alone."""
+    if not (run_dir / "records.jsonl").is_file():
+        raise UserInputError(f"{run_dir} has no records.jsonl; give a run directory")
+    _write_metrics(
+        run_dir,
+        reference_language=reference_language,
+        reference=reference,
+        n_boot=n_boot,
+        seed=seed,
+        min_prompts=min_prompts,
+    )
 
 
 @ngram_app.command("build")

@@ -123,7 +123,9 @@ def validate_records(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, 
             raise ValueError(f"records[{i}] (id {rid!r}): {problem}")
         key = (str(record["language"]), str(record["task"]), str(record["id"]))
         if key in seen:
-            raise ValueError(f"records[{i}]: duplicate prompt id {record['id']!r} in {key[0]}/{key[1]}")
+            raise ValueError(
+                f"records[{i}]: duplicate prompt id {record['id']!r} in {key[0]}/{key[1]}"
+            )
         seen.add(key)
     return out
 

@@ -111,6 +111,24 @@ class Estimate:
     ci_high: float | None
     status: str = STATUS_OK
 
+    @classmethod
+    def of(
+        cls, estimate: Any, ci_low: Any = None, ci_high: Any = None, *, sufficient: bool = True
+    ) -> Estimate:
+        """Build from raw numbers, applying the status rules.
+
+        An undefined (non-finite) estimate gives ``(None, None, None,
+        "insufficient data")``; ``sufficient=False`` or a missing bound keeps
+        the estimate but drops the interval, with status ``"insufficient
+        data"``.
+        """
+        value, low, high = _clean(estimate), _clean(ci_low), _clean(ci_high)
+        if value is None:
+            return cls(None, None, None, STATUS_INSUFFICIENT)
+        if not sufficient or low is None or high is None:
+            return cls(value, None, None, STATUS_INSUFFICIENT)
+        return cls(value, low, high, STATUS_OK)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form; non-finite numbers become ``None``."""
         return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}

@@ -99,7 +99,7 @@ def analytic_speedup(alpha: ArrayLike, gamma: int, c: ArrayLike) -> np.ndarray:
 
 
 def break_even_alpha(gamma: int, c: ArrayLike) -> np.ndarray:
-    """The alpha at which the analytic speed-up is 1: ``f_gamma(alpha) = 1 + gamma c``.
+    """Return the alpha at which the analytic speed-up is 1: ``f_gamma(alpha) = 1 + gamma c``.
 
     Solved by bracketed root finding on [0, 1] (``scipy.optimize.elementwise
     .find_root``; f is increasing in alpha). 0 when c = 0 (any acceptance

@@ -1,0 +1,44 @@
+"""A compact plain-text summary of a metrics result for the terminal."""
+
+from __future__ import annotations
+
+from specaudit.metrics import MetricsResult
+from specaudit.metrics.result import Estimate
+
+__all__ = ["format_summary"]
+
+
+def _fmt(e: Estimate, digits: int = 2) -> str:
+    if e.estimate is None:
+        return "n/a"
+    text = f"{e.estimate:.{digits}f}"
+    if e.ci_low is not None and e.ci_high is not None:
+        text += f" [{e.ci_low:.{digits}f}, {e.ci_high:.{digits}f}]"
+    return text
+
+
+def format_summary(result: MetricsResult) -> str:
+    """One line per group (acceptance and speed-up with 95% intervals), then disparity."""
+    rows = [("group", "n", "acceptance_rate", "speedup", "slower")]
+    for g in result.groups:
+        rows.append(
+            (
+                g.group,
+                str(g.n_prompts),
+                _fmt(g.acceptance_rate),
+                _fmt(g.speedup) + "x",
+                _fmt(g.share_slower),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    d = result.disparity
+    lines.append(
+        f"unfairness_u: {_fmt(d.unfairness_u, 4)}   "
+        f"speed-up min/max: {_fmt(d.speedup_min_max_ratio)} (biased low)   "
+        f"worst group: {d.worst_group or 'n/a'}"
+    )
+    return "\n".join(lines)

@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 ngram_app = typer.Typer(add_completion=False, help="Build n-gram drafters.")
 app.add_typer(ngram_app, name="ngram")
+prompts_app = typer.Typer(add_completion=False, help="Inspect and validate prompt sets.")
+app.add_typer(prompts_app, name="prompts")
 
 EXIT_INTERRUPTED = 130
 
@@ -253,6 +255,80 @@ def ngram_build(
 
     summary = build_ngram_file(tokenizer, [str(t) for t in text], order=order, out=out)
     typer.echo(f"n-gram drafter: {out} ({summary}); use it with --drafter ngram:{out}")
+
+
+def _prompt_sources(prompts: list[Path] | None) -> list:
+    from specaudit.audit.prompts import builtin_prompt_dir
+
+    return [str(p) for p in prompts] if prompts else [builtin_prompt_dir()]
+
+
+@prompts_app.command("list")
+@_errors_to_exit
+def prompts_list(
+    prompts: Annotated[
+        list[Path] | None,
+        typer.Option("--prompts", help="Prompt files or directories. Default: built-in sets."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Count prompts per language, task and split."""
+    import json
+
+    from specaudit.audit.prompts import count_prompts, load_prompts
+
+    counts = count_prompts(load_prompts(_prompt_sources(prompts)))
+    if as_json:
+        typer.echo(json.dumps(counts, indent=1, ensure_ascii=False))
+        return
+    typer.echo(f"{'language':<10}{'task':<14}{'split':<10}{'count':>7}")
+    for row in counts:
+        typer.echo(f"{row['language']:<10}{row['task']:<14}{row['split']:<10}{row['count']:>7}")
+
+
+@prompts_app.command("show")
+@_errors_to_exit
+def prompts_show(
+    language: Annotated[str, typer.Argument(help="Language code, e.g. sw.")],
+    task: Annotated[str, typer.Argument(help="Task, e.g. story.")],
+    n: Annotated[int, typer.Option("-n", min=1, help="How many prompts.")] = 3,
+    split: Annotated[str | None, typer.Option(help="Only this split.")] = "eval",
+    prompts: Annotated[
+        list[Path] | None,
+        typer.Option("--prompts", help="Prompt files or directories. Default: built-in sets."),
+    ] = None,
+) -> None:
+    """Print a few prompts of one (language, task) group."""
+    from specaudit.audit.prompts import load_prompts, select_prompts
+
+    chosen = select_prompts(
+        load_prompts(_prompt_sources(prompts)),
+        languages=[language],
+        tasks=[task],
+        split=split,
+        n_per_group=n,
+    )
+    for p in chosen:
+        typer.echo(f"--- {p.id} (split {p.split}, item {p.item_id})")
+        typer.echo(p.prompt)
+        if p.reference:
+            typer.echo(f"[reference] {p.reference}")
+
+
+@prompts_app.command("validate")
+def prompts_validate(
+    path: Annotated[Path, typer.Argument(help="A JSONL prompt file or a directory of them.")],
+) -> None:
+    """Check a prompt set and report every problem with its line number (exit 2 if any)."""
+    from specaudit.audit.prompts import validate_prompt_file
+
+    problems = validate_prompt_file(path)
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) in {path}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"{path}: ok")
 
 
 def main() -> None:

@@ -89,6 +89,8 @@ def test_resume_after_kill_redoes_nothing(tiny_dirs, prompt_file, tmp_path):
     assert resumed[:3] == full[:3]  # finished prompts untouched
     ids = [json.loads(line)["id"] for line in resumed]
     assert len(ids) == len(set(ids)) == 8
+    env = json.loads((out / "environment.json").read_text())
+    assert len(env["resumes"]) == 1 and env["resumes"][0]["device"] == "cpu"
     original = {r["id"]: without_timings(r) for r in map(json.loads, full)}
     assert all(without_timings(json.loads(line)) == original[json.loads(line)["id"]]
                for line in resumed)

@@ -25,6 +25,7 @@ __all__ = [
     "Problem",
     "Prompt",
     "builtin_prompt_dir",
+    "count_prompts",
     "load_prompts",
     "select_prompts",
     "validate_prompt_file",
@@ -220,6 +221,17 @@ def load_prompts(sources: Sequence[str | Path]) -> list[Prompt]:
     if not prompts:
         raise UserInputError("the prompt set is empty; pass --prompts with at least one prompt")
     return prompts
+
+
+def count_prompts(prompts: Iterable[Prompt]) -> list[dict]:
+    """Prompts per (language, task, split), sorted; split ``None`` reads as "-"."""
+    from collections import Counter
+
+    counts = Counter((p.language, p.task, p.split or "-") for p in prompts)
+    return [
+        {"language": lang, "task": task, "split": split, "count": n}
+        for (lang, task, split), n in sorted(counts.items())
+    ]
 
 
 def _check_known(kind: str, asked: Iterable[str], available: set[str]) -> None:

@@ -94,10 +94,18 @@ class RunDir:
         return {r["id"] for r in self.read_records()}
 
     def write_environment(self, environment: dict) -> None:
-        """Write ``environment.json`` atomically."""
-        write_text_atomic(
-            self.environment_path, json.dumps(environment, indent=2, ensure_ascii=False) + "\n"
-        )
+        """Write ``environment.json`` atomically.
+
+        When the run is being resumed, the first environment stays and the new
+        one is appended under ``resumes``: records written on another device
+        or with other versions must stay traceable.
+        """
+        if self.environment_path.exists():
+            first = json.loads(self.environment_path.read_text(encoding="utf-8"))
+            first.setdefault("resumes", []).append(environment)
+            environment = first
+        text = json.dumps(environment, indent=2, ensure_ascii=False) + "\n"
+        write_text_atomic(self.environment_path, text)
 
     def _drop_truncated_tail(self) -> None:
         """Cut a last line that a hard kill left without its newline."""

@@ -40,9 +40,16 @@ def random_pair(vocab: int = 8192):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=vocab, hidden_size=384, intermediate_size=1024,
-                      num_hidden_layers=8, num_attention_heads=6, num_key_value_heads=6,
-                      max_position_embeddings=1024, tie_word_embeddings=True)
+    cfg = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=384,
+        intermediate_size=1024,
+        num_hidden_layers=8,
+        num_attention_heads=6,
+        num_key_value_heads=6,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+    )
     target = LlamaForCausalLM(cfg).eval()
     drafter = copy.deepcopy(target)
     drafter.model.layers = drafter.model.layers[:2]
@@ -51,8 +58,10 @@ def random_pair(vocab: int = 8192):
         model.generation_config.eos_token_id = None
         model.generation_config.pad_token_id = 0
     g = torch.Generator().manual_seed(1)
-    prompts = [torch.randint(2, vocab, (int(n),), generator=g).tolist()
-               for n in torch.randint(8, 40, (24,), generator=g)]
+    prompts = [
+        torch.randint(2, vocab, (int(n),), generator=g).tolist()
+        for n in torch.randint(8, 40, (24,), generator=g)
+    ]
     return target, drafter, prompts, "random 17M Llama, drafter = its first 2 of 8 layers"
 
 
@@ -66,8 +75,11 @@ def load_pair(target_spec: str, drafter_spec: str, prompts_path: str | None, n: 
     for m in (target.model, drafter.model):
         m.generation_config.eos_token_id = None
         m.generation_config.pad_token_id = 0
-    prompts = select_prompts(load_prompts([prompts_path or builtin_prompt_dir()]),
-                             split="eval", n_per_group=max(1, n // 22 + 1))[:n]
+    prompts = select_prompts(
+        load_prompts([prompts_path or builtin_prompt_dir()]),
+        split="eval",
+        n_per_group=max(1, n // 22 + 1),
+    )[:n]
     ids = [target.tokenizer(p.prompt)["input_ids"] for p in prompts]
     return target.model, drafter.model, ids, f"{target_spec} / {drafter_spec}"
 
@@ -78,10 +90,15 @@ def hf_assisted(target, drafter, ids, gamma, max_new_tokens):
     drafter.generation_config.assistant_confidence_threshold = 0.0
     inputs = torch.tensor([ids])
     start = time.perf_counter()
-    out = target.generate(inputs, attention_mask=torch.ones_like(inputs), assistant_model=drafter,
-                          do_sample=False, max_new_tokens=max_new_tokens,
-                          min_new_tokens=0)
-    return time.perf_counter() - start, out[0, len(ids):].tolist()
+    out = target.generate(
+        inputs,
+        attention_mask=torch.ones_like(inputs),
+        assistant_model=drafter,
+        do_sample=False,
+        max_new_tokens=max_new_tokens,
+        min_new_tokens=0,
+    )
+    return time.perf_counter() - start, out[0, len(ids) :].tolist()
 
 
 def main() -> None:
@@ -92,14 +109,17 @@ def main() -> None:
     parser.add_argument("--n-prompts", type=int, default=24)
     parser.add_argument("--gamma", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3, help="runs per prompt and engine; the fastest counts")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per prompt and engine; the fastest counts"
+    )
     args = parser.parse_args()
 
     from specaudit.audit.runner import builtin_pair
 
     if args.target:
-        target, drafter, prompts, label = load_pair(args.target, args.drafter, args.prompts,
-                                                    args.n_prompts)
+        target, drafter, prompts, label = load_pair(
+            args.target, args.drafter, args.prompts, args.n_prompts
+        )
     elif builtin_pair()[0].exists():
         t, d = builtin_pair()
         target, drafter, prompts, label = load_pair(str(t), str(d), args.prompts, args.n_prompts)
@@ -107,8 +127,9 @@ def main() -> None:
         target, drafter, prompts, label = random_pair()
     prompts = prompts[: args.n_prompts]
     vocab = target.config.vocab_size
-    engine = SpeculativeEngine(target, NeuralDrafter(drafter, vocab_size=vocab),
-                               gamma=args.gamma, eos_ids=set())
+    engine = SpeculativeEngine(
+        target, NeuralDrafter(drafter, vocab_size=vocab), gamma=args.gamma, eos_ids=set()
+    )
     greedy = TokenSampler(Decoding("greedy"))
 
     for ids in prompts[:2]:  # warm-up, untimed
@@ -130,8 +151,9 @@ def main() -> None:
                     if best_ours is None or spec.total_time_s < best_ours.total_time_s:
                         best_ours = spec
                 else:
-                    t_hf, hf_out = hf_assisted(target, drafter, ids, args.gamma,
-                                               args.max_new_tokens)
+                    t_hf, hf_out = hf_assisted(
+                        target, drafter, ids, args.gamma, args.max_new_tokens
+                    )
                     best_hf = t_hf if best_hf is None else min(best_hf, t_hf)
         ours_s += best_ours.total_time_s
         forward_s += best_ours.forward_time_s
@@ -141,12 +163,17 @@ def main() -> None:
         verified += sum(s.accepted + s.rejected for s in best_ours.steps)
 
     print(f"pair: {label}")
-    print(f"prompts: {len(prompts)}, gamma: {args.gamma}, max new tokens: {args.max_new_tokens}, "
-          f"repeats: {args.repeats}, threads: {torch.get_num_threads()}, acceptance_rate: {accepted / max(verified, 1):.3f}")
+    print(
+        f"prompts: {len(prompts)}, gamma: {args.gamma}, max new tokens: {args.max_new_tokens}, "
+        f"repeats: {args.repeats}, threads: {torch.get_num_threads()}, "
+        f"acceptance_rate: {accepted / max(verified, 1):.3f}"
+    )
     print(f"specaudit: {ours_s:.2f} s   HF assisted: {hf_s:.2f} s")
     print(f"time ratio specaudit/HF: {ours_s / hf_s:.3f}  (target <= 1.0)")
-    print(f"engine overhead (outside forwards): {100 * (ours_s - forward_s) / ours_s:.1f}% "
-          "(target <= 10%)")
+    print(
+        f"engine overhead (outside forwards): {100 * (ours_s - forward_s) / ours_s:.1f}% "
+        "(target <= 10%)"
+    )
     print(f"identical greedy outputs: {identical}/{len(prompts)}")
 
 

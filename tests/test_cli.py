@@ -96,7 +96,7 @@ def test_resume_after_kill_redoes_nothing(tiny_dirs, prompt_file, tmp_path):
                for line in resumed)
 
 
-def test_resume_refuses_changed_config_and_fresh_run_refuses_existing(tiny_dirs, prompt_file, tmp_path):
+def test_resume_refuses_changed_config_and_existing_run(tiny_dirs, prompt_file, tmp_path):
     out = tmp_path / "run"
     assert run_cli(*pair_args(tiny_dirs, prompt_file, out)).exit_code == 0
     again = run_cli(*pair_args(tiny_dirs, prompt_file, out))
@@ -171,6 +171,9 @@ def test_ngram_from_another_tokenizer_is_refused(tiny_dirs, prompt_file, tmp_pat
     assert result.exit_code == 2 and "another tokenizer" in result.output
 
 
+GOOD_LINE = '{"id": "a", "language": "en", "task": "s", "prompt": "x"}\n'
+
+
 def bad_prompts(tmp_path, text):
     path = tmp_path / "bad.jsonl"
     path.write_text(text)
@@ -181,12 +184,13 @@ def bad_prompts(tmp_path, text):
     "change,message",
     [
         (lambda d, p, t: ["--prompts", t / "missing.jsonl"], "does not exist"),
-        (lambda d, p, t: ["--prompts", bad_prompts(t, '{"id": "a", "language": "en", "task": "s", "prompt": "x"}\n{oops\n')],
+        (lambda d, p, t: ["--prompts", bad_prompts(t, GOOD_LINE + "{oops\n")],
          "line 2: not valid JSON"),
         (lambda d, p, t: ["--prompts", bad_prompts(t, "\n")], "holds no prompts"),
         (lambda d, p, t: ["--languages", "en,xx"], "unknown language 'xx'"),
         (lambda d, p, t: ["--drafter", d["foreign"]], "tokenizer differs from the target's"),
-        (lambda d, p, t: ["--drafter", d["short_context"], "--max-new-tokens", "30"], "drafter's context is 24"),
+        (lambda d, p, t: ["--drafter", d["short_context"], "--max-new-tokens", "30"],
+         "drafter's context is 24"),
         (lambda d, p, t: ["--gamma", "0"], "gamma"),
         (lambda d, p, t: ["--max-new-tokens", "-5"], "max_new_tokens"),
         (lambda d, p, t: ["--device", "cuda:7"], "no such CUDA device"),

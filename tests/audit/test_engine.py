@@ -28,6 +28,12 @@ def greedy():
     return TokenSampler(Decoding("greedy"))
 
 
+def neural(target, drafter_model, gamma, eos_ids=()):
+    """An engine with a neural drafter over the test vocabulary."""
+    drafter = NeuralDrafter(drafter_model, vocab_size=VOCAB)
+    return SpeculativeEngine(target, drafter, gamma=gamma, eos_ids=set(eos_ids))
+
+
 def check_steps(outcome, gamma):
     emitted = sum(s.accepted + 1 for s in outcome.steps)
     assert emitted >= len(outcome.output_ids)  # the last step may stop at EOS
@@ -44,9 +50,7 @@ def check_steps(outcome, gamma):
 @pytest.mark.parametrize("gamma", [1, 3, 5])
 @pytest.mark.parametrize("prompt", PROMPTS)
 def test_greedy_lossless_with_neural_drafter(target, small_drafter, gamma, prompt):
-    engine = SpeculativeEngine(
-        target, NeuralDrafter(small_drafter, vocab_size=VOCAB), gamma=gamma, eos_ids=set()
-    )
+    engine = neural(target, small_drafter, gamma)
     spec = engine.speculative(prompt, 30, greedy())
     plain = engine.plain(prompt, 30, greedy())
     assert spec.output_ids == plain.output_ids
@@ -55,7 +59,7 @@ def test_greedy_lossless_with_neural_drafter(target, small_drafter, gamma, promp
 
 
 def test_self_drafting_accepts_everything(target):
-    engine = SpeculativeEngine(target, NeuralDrafter(target, vocab_size=VOCAB), gamma=4, eos_ids=set())
+    engine = neural(target, target, 4)
     spec = engine.speculative(PROMPTS[1], 25, greedy())
     assert spec.output_ids == engine.plain(PROMPTS[1], 25, greedy()).output_ids
     # 25 tokens at 5 per step; the last step drafts fewer to respect the budget.
@@ -65,22 +69,21 @@ def test_self_drafting_accepts_everything(target):
 
 def test_drafter_with_wider_embedding_is_aligned(target):
     wide = make_model(VOCAB + 31, layers=1, hidden=32, seed=5)
-    engine = SpeculativeEngine(target, NeuralDrafter(wide, vocab_size=VOCAB), gamma=3, eos_ids=set())
+    engine = neural(target, wide, 3)
     spec = engine.speculative(PROMPTS[1], 20, greedy())
     assert spec.output_ids == engine.plain(PROMPTS[1], 20, greedy()).output_ids
     assert max(spec.output_ids) < VOCAB
 
 
 def test_greedy_lossless_with_ngram_drafter(target):
-    plain_engine = SpeculativeEngine(target, NeuralDrafter(target, vocab_size=VOCAB), gamma=1, eos_ids=set())
+    plain_engine = neural(target, target, 1)
     # Count n-grams on the target's own outputs for some prompts, plus noise,
     # so the drafter both hits and misses, and meets unseen contexts.
     corpus = [p + plain_engine.plain(p, 40, greedy()).output_ids for p in PROMPTS[1:]]
     corpus.append(list(range(60)))
     model = NGramModel.build(corpus, order=3, vocab_size=VOCAB, tokenizer_fingerprint="t")
-    engine = SpeculativeEngine(
-        target, NGramDrafter(model, vocab_size=VOCAB, device=torch.device("cpu")), gamma=4, eos_ids=set()
-    )
+    drafter = NGramDrafter(model, vocab_size=VOCAB, device=torch.device("cpu"))
+    engine = SpeculativeEngine(target, drafter, gamma=4, eos_ids=set())
     unseen = sorted(set(range(VOCAB)) - {t for seq in corpus for t in seq})[:3]
     assert len(unseen) == 3
     for prompt in [*PROMPTS, unseen]:
@@ -94,11 +97,11 @@ def test_greedy_lossless_with_ngram_drafter(target):
 
 
 def test_stops_at_eos(target, small_drafter):
-    plain = SpeculativeEngine(target, NeuralDrafter(small_drafter, vocab_size=VOCAB), gamma=3, eos_ids=set())
+    plain = neural(target, small_drafter, 3)
     reference = plain.plain(PROMPTS[1], 30, greedy()).output_ids
     eos = reference[7]
     first = reference.index(eos)
-    engine = SpeculativeEngine(target, NeuralDrafter(small_drafter, vocab_size=VOCAB), gamma=3, eos_ids={eos})
+    engine = neural(target, small_drafter, 3, {eos})
     spec = engine.speculative(PROMPTS[1], 30, greedy())
     assert spec.output_ids == reference[: first + 1]
     assert spec.stop_reason == "eos"
@@ -129,16 +132,17 @@ def test_target_cache_crop_matches_fresh_prefill(target):
         target(torch.tensor([ids]), past_key_values=cache)
         cache.crop(-4)  # keep ids[:5]
         cropped = target(torch.tensor([[7]]), past_key_values=cache).logits[0, -1]
-        fresh = target(torch.tensor([ids[:5] + [7]])).logits[0, -1]
+        fresh = target(torch.tensor([[*ids[:5], 7]])).logits[0, -1]
     assert torch.allclose(cropped, fresh, atol=1e-4)
 
 
 def test_sampling_mode_is_reproducible_and_budgeted(target, small_drafter):
-    engine = SpeculativeEngine(target, NeuralDrafter(small_drafter, vocab_size=VOCAB), gamma=3, eos_ids=set())
+    engine = neural(target, small_drafter, 3)
     decoding = Decoding("sampling", temperature=0.9, top_k=40, top_p=0.95)
 
     def run(seed):
-        return engine.speculative(PROMPTS[1], 25, TokenSampler(decoding, torch.Generator().manual_seed(seed)))
+        sampler = TokenSampler(decoding, torch.Generator().manual_seed(seed))
+        return engine.speculative(PROMPTS[1], 25, sampler)
 
     a, b, c = run(0), run(0), run(1)
     assert a.output_ids == b.output_ids and len(a.output_ids) == 25
@@ -149,14 +153,14 @@ def test_sampling_mode_is_reproducible_and_budgeted(target, small_drafter):
 
 def test_sampling_with_self_drafter_accepts_everything(target):
     # p == q: min(1, p/q) = 1, so every draft is accepted.
-    engine = SpeculativeEngine(target, NeuralDrafter(target, vocab_size=VOCAB), gamma=3, eos_ids=set())
+    engine = neural(target, target, 3)
     sampler = TokenSampler(Decoding("sampling", temperature=0.8), torch.Generator().manual_seed(0))
     spec = engine.speculative(PROMPTS[1], 20, sampler)
     assert all(not s.rejected for s in spec.steps)
 
 
 def test_timings_are_recorded(target, small_drafter):
-    engine = SpeculativeEngine(target, NeuralDrafter(small_drafter, vocab_size=VOCAB), gamma=3, eos_ids=set())
+    engine = neural(target, small_drafter, 3)
     spec = engine.speculative(PROMPTS[1], 12, greedy())
     assert 0 < spec.prefill_time_s < spec.total_time_s
     assert 0 < spec.forward_time_s <= spec.total_time_s

@@ -35,6 +35,9 @@ Field reference (per prompt)
     Mean wall time of one drafter forward (one drafted token, cache in use)
     and of one target forward in plain decoding (one token). Their ratio is
     the forward-cost ratio c of method.md section 4.
+``c``
+    ``draft_forward_s / target_forward_s``, this prompt's measured
+    forward-cost ratio (0 for an n-gram drafter that never ran).
 ``n_draft_forwards``
     Number of drafter forwards behind ``draft_forward_s``.
 ``forward_time_s``
@@ -123,6 +126,7 @@ class PromptRecord:
     lossless: bool | None
     draft_forward_s: float
     target_forward_s: float
+    c: float
     n_draft_forwards: int
     forward_time_s: float
     output_chars: int

@@ -198,6 +198,7 @@ def _decode_prompt(
         lossless = None
     text = tokenizer.decode(spec.output_ids, skip_special_tokens=True)
     n_fwd = spec.n_draft_forwards
+    draft_forward_s = spec.draft_time_s / n_fwd if n_fwd else 0.0
     return PromptRecord(
         id=prompt.id,
         language=prompt.language,
@@ -216,8 +217,9 @@ def _decode_prompt(
         baseline_time_s=base.total_time_s,
         baseline_prefill_time_s=base.prefill_time_s,
         lossless=lossless,
-        draft_forward_s=spec.draft_time_s / n_fwd if n_fwd else 0.0,
+        draft_forward_s=draft_forward_s,
         target_forward_s=base.forward_s,
+        c=draft_forward_s / base.forward_s,
         n_draft_forwards=n_fwd,
         forward_time_s=spec.forward_time_s,
         output_chars=len(text),

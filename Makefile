@@ -27,7 +27,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/specaudit run --out runs/demo
+	$(BIN)/specaudit run --out runs/demo --resume
 
 test: install
 	$(BIN)/python -m pytest -m "not slow" -q

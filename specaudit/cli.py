@@ -126,6 +126,10 @@ def run(
     config: Annotated[
         Path | None, typer.Option(help="YAML config; flags override its fields.")
     ] = None,
+    gate_policy: Annotated[
+        Path | None,
+        typer.Option("--gate", help="Gate policy YAML: check the run and exit like `gate`."),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Run directory. Default: runs/run-<timestamp>.")
     ] = None,
@@ -165,6 +169,10 @@ def run(
         "warmup": warmup,
     }
     cfg = load_config(config, overrides)
+    if gate_policy is not None:  # a bad policy must not cost a whole audit
+        from specaudit.gate.policy import load_policy
+
+        load_policy(gate_policy)
     if out is None:
         if resume:
             raise typer.BadParameter("--resume needs --out naming the run to continue")
@@ -183,6 +191,8 @@ def run(
         f"({summary.n_prompts} prompts, {summary.n_new} decoded now)"
     )
     _write_metrics(summary.run_dir)
+    if gate_policy is not None:
+        _run_gate(summary.run_dir, gate_policy)
     if summary.n_not_lossless:
         typer.echo(
             f"WARNING: {summary.n_not_lossless} greedy prompts were NOT lossless "
@@ -232,6 +242,43 @@ def metrics(
         seed=seed,
         min_prompts=min_prompts,
     )
+
+
+@app.command()
+@_errors_to_exit
+def gate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory with metrics.json.")],
+    policy: Annotated[
+        Path, typer.Option(help="Gate policy YAML (example: specaudit/gate/example_policy.yaml).")
+    ],
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML to this file.")] = None,
+    summary: Annotated[
+        Path | None, typer.Option(help="Write the Markdown summary to this file.")
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="A previous release's run: also check per-group speed-up drops."),
+    ] = None,
+    inconclusive: Annotated[
+        str,
+        typer.Option(help="Blocking inconclusive checks: block (exit 4), fail (exit 1) or pass."),
+    ] = "block",
+) -> None:
+    """Check a run against a release policy: exit 0 pass, 1 fail, 4 inconclusive."""
+    _run_gate(
+        run_dir, policy, junit=junit, summary=summary, baseline=baseline, inconclusive=inconclusive
+    )
+
+
+def _run_gate(run_dir: Path, policy: Path, **options) -> None:
+    """Check ``run_dir`` against ``policy``, print the outcome and exit with its code."""
+    from specaudit.gate import format_text, run_gate
+
+    result = run_gate(run_dir, policy, **options)
+    typer.echo(format_text(result))
+    if result.written:
+        typer.echo("gate reports: " + ", ".join(result.written))
+    raise typer.Exit(result.exit_code)
 
 
 @ngram_app.command("build")

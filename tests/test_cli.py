@@ -215,3 +215,27 @@ def test_bad_input_is_one_line_and_exit_2(tiny_dirs, prompt_file, tmp_path, chan
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines
     assert "Traceback" not in result.output
     assert not (out / "records.jsonl").exists()
+
+
+def test_run_with_gate_is_inconclusive_on_an_underpowered_run(tiny_dirs, prompt_file, tmp_path):
+    from specaudit.gate import example_policy_path
+
+    out = tmp_path / "run"
+    junit = tmp_path / "gate.xml"
+    result = run_cli(*pair_args(tiny_dirs, prompt_file, out, "--gate", example_policy_path()))
+    # Two prompts per group: no group has an interval, so nothing can be decided.
+    assert result.exit_code == 4, result.output
+    assert "inconclusive" in result.output
+    assert (out / "metrics.json").exists()
+    gated = run_cli("gate", out, "--policy", example_policy_path(), "--junit", junit,
+                    "--inconclusive", "fail")
+    assert gated.exit_code == 1 and junit.exists()
+
+
+def test_run_checks_the_gate_policy_before_decoding(tiny_dirs, prompt_file, tmp_path):
+    policy = tmp_path / "gate.yaml"
+    policy.write_text("version: 1\nchecks:\n  - metric: min_speedup_ratioo\n")
+    out = tmp_path / "run"
+    result = run_cli(*pair_args(tiny_dirs, prompt_file, out, "--gate", policy))
+    assert result.exit_code == 2 and "min_speedup_ratioo" in result.stderr
+    assert not out.exists()

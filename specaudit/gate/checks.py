@@ -1,0 +1,350 @@
+"""Evaluate a policy's checks on a metrics result: pure functions, no I/O.
+
+Every check is applied to each of its groups (or to a whole-run figure) and
+gives a :class:`~specaudit.gate.result.CheckResult`. The decision compares a
+figure with the threshold in one of three modes:
+
+``point``
+    The estimate alone decides: pass on the passing side, else fail.
+``demonstrated``
+    Fail only when the *whole* interval is on the failing side; pass when it
+    is wholly on the passing side. A straddling interval is inconclusive and,
+    since only a demonstrated failure may stop the release, does not block.
+``unproven`` (default)
+    Pass only when the whole interval is on the passing side; fail when it
+    is wholly on the failing side. A straddling interval is inconclusive and
+    blocks: the release waits until a pass is shown.
+
+A figure without an interval ("insufficient data": too few prompts for the
+run's ``min_prompts``, or no reference group to contrast with) is
+inconclusive in every mode, and blocks: the gate never passes a group it
+could not measure.
+
+Intervals. Contrast checks (``min_speedup_ratio``, ``max_acceptance_gap``)
+use the run's *simultaneous* intervals by default: Bonferroni intervals at
+level ``1 - (1 - confidence_level) / m`` over the m contrasts of the run, so
+that the chance of any false "demonstrably below" over all groups stays
+within ``1 - confidence_level``. ``intervals: marginal`` uses each
+contrast's own interval instead. The Holm-adjusted p-values of the metrics
+test *no disparity* (ratio 1, gap 0), not the policy's threshold, so they
+cannot decide a check against tau = 0.8; they are shown beside the decision.
+``min_speedup`` and ``max_unfairness_u`` use the figure's own interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from specaudit.gate.policy import Check
+from specaudit.gate.result import CheckResult, Outcome, Status, format_number
+from specaudit.metrics.result import STATUS_OK, Contrast, ContrastEstimate, MetricsResult
+
+__all__ = ["Figure", "evaluate", "evaluate_checks", "judge"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure to compare with a threshold, with the interval to use.
+
+    Attributes
+    ----------
+    subject : str
+        The group ``"language/task"`` or whole-run label it belongs to.
+    quantity : str
+        What it is, in words.
+    estimate, ci_low, ci_high : float or None
+    level : float or None
+        Confidence level of the interval.
+    interval_kind : str
+        ``"simultaneous"`` or ``"marginal"``.
+    missing : str or None
+        Why the figure cannot be judged (e.g. insufficient data); such a
+        figure is inconclusive in every mode.
+    p_adjusted : float or None
+        Holm-adjusted p-value against no disparity (contrasts only).
+    """
+
+    subject: str
+    quantity: str
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    level: float | None
+    interval_kind: str
+    missing: str | None = None
+    p_adjusted: float | None = None
+
+
+def judge(
+    estimate: float | None,
+    ci_low: float | None,
+    ci_high: float | None,
+    *,
+    threshold: float,
+    comparison: str,
+    mode: str,
+) -> Outcome:
+    """Compare one figure with a threshold.
+
+    Parameters
+    ----------
+    estimate, ci_low, ci_high : float or None
+        The figure and its interval.
+    threshold : float
+        The value to compare with.
+    comparison : {">=", "<="}
+        The side that passes; the threshold itself passes.
+    mode : {"point", "demonstrated", "unproven"}
+        How the interval is used (see the module docstring).
+
+    Returns
+    -------
+    Outcome
+        ``point``: by the estimate. Interval modes: ``PASS`` when the whole
+        interval passes, ``FAIL`` when the whole interval fails,
+        ``INCONCLUSIVE`` when it straddles the threshold. Missing numbers
+        give ``INCONCLUSIVE``. (The modes differ in whether a straddle
+        blocks, see :func:`evaluate`.)
+    """
+    if comparison not in (">=", "<="):
+        raise ValueError(f"comparison={comparison!r} is not allowed: expected '>=' or '<='")
+    if mode not in ("point", "demonstrated", "unproven"):
+        raise ValueError(
+            f"mode={mode!r} is not allowed: expected 'point', 'demonstrated' or 'unproven'"
+        )
+
+    def passes(x: float) -> bool:
+        return x >= threshold if comparison == ">=" else x <= threshold
+
+    if mode == "point":
+        if estimate is None:
+            return Outcome.INCONCLUSIVE
+        return Outcome.PASS if passes(estimate) else Outcome.FAIL
+    if ci_low is None or ci_high is None:
+        return Outcome.INCONCLUSIVE
+    low_passes, high_passes = passes(ci_low), passes(ci_high)
+    if low_passes and high_passes:
+        return Outcome.PASS
+    if not low_passes and not high_passes:
+        return Outcome.FAIL
+    return Outcome.INCONCLUSIVE
+
+
+def evaluate(
+    figure: Figure,
+    *,
+    check: str,
+    metric: str,
+    threshold: float,
+    comparison: str,
+    severity: str,
+    mode: str,
+) -> CheckResult:
+    """Judge one figure and turn the outcome into a status for the release.
+
+    A fail becomes ``warning`` under ``severity: warning``. An inconclusive
+    row blocks (under ``severity: error``) unless it is a straddling
+    interval in mode ``demonstrated``.
+    """
+    wrong = "below" if comparison == ">=" else "above"
+    if figure.missing is not None:
+        outcome = Outcome.INCONCLUSIVE
+        reason = figure.missing
+    else:
+        outcome = judge(
+            figure.estimate,
+            figure.ci_low,
+            figure.ci_high,
+            threshold=threshold,
+            comparison=comparison,
+            mode=mode,
+        )
+        reason = _reason(outcome, mode=mode, wrong=wrong)
+    straddles = figure.missing is None and outcome is Outcome.INCONCLUSIVE and mode != "point"
+    if outcome is Outcome.PASS:
+        status, blocking = Status.PASS, False
+    elif outcome is Outcome.FAIL:
+        blocking = severity == "error"
+        status = Status.FAIL if blocking else Status.WARNING
+    else:
+        status = Status.INCONCLUSIVE
+        blocking = severity == "error" and not (straddles and mode == "demonstrated")
+    if outcome is not Outcome.PASS and severity == "warning":
+        reason += "; severity warning, does not block"
+    elif straddles:
+        reason += (
+            "; does not block (mode demonstrated: only a demonstrated failure blocks)"
+            if mode == "demonstrated"
+            else "; blocks (mode unproven: a pass must be shown)"
+        )
+    if figure.p_adjusted is not None:
+        reason += f" (Holm-adjusted p = {format_number(figure.p_adjusted)} against no disparity)"
+    return CheckResult(
+        check=check,
+        metric=metric,
+        subject=figure.subject,
+        quantity=figure.quantity,
+        estimate=figure.estimate,
+        ci_low=figure.ci_low,
+        ci_high=figure.ci_high,
+        level=figure.level,
+        interval_kind=figure.interval_kind,
+        threshold=threshold,
+        comparison=comparison,
+        severity=severity,
+        mode=mode,
+        outcome=outcome,
+        status=status,
+        blocking=blocking,
+        explanation=reason,
+        p_adjusted=figure.p_adjusted,
+    )
+
+
+def _reason(outcome: Outcome, *, mode: str, wrong: str) -> str:
+    if mode == "point":
+        if outcome is Outcome.INCONCLUSIVE:
+            return "no estimate"
+        side = "passing side" if outcome is Outcome.PASS else f"failing side ({wrong})"
+        return f"the estimate is on the {side}; mode point ignores the interval"
+    if outcome is Outcome.PASS:
+        return "the whole interval is on the passing side"
+    if outcome is Outcome.FAIL:
+        return f"the whole interval is {wrong} the threshold (demonstrated)"
+    return "the interval straddles the threshold: cannot tell with this many prompts"
+
+
+def _insufficient(n: int, min_prompts: int, what: str = "prompts") -> str:
+    return f"insufficient data: {n} {what}, intervals need {min_prompts}"
+
+
+def _contrast_figure(
+    contrast: Contrast, *, metric: str, intervals: str, result: MetricsResult
+) -> Figure:
+    est: ContrastEstimate = (
+        contrast.speedup_ratio if metric == "min_speedup_ratio" else contrast.acceptance_diff
+    )
+    if intervals == "simultaneous":
+        low, high, level = est.sim_ci_low, est.sim_ci_high, est.simultaneous_level
+    else:
+        low, high, level = est.ci_low, est.ci_high, result.settings.confidence_level
+    missing = None
+    if est.status != STATUS_OK or low is None or high is None:
+        n = min(contrast.n_prompts, contrast.n_reference_prompts, contrast.n_clusters or 10**9)
+        missing = _insufficient(n, result.settings.min_prompts, "prompts (group or reference)")
+    if metric == "min_speedup_ratio":
+        quantity = f"speed-up ratio vs {contrast.reference}"
+        value = est.estimate
+    else:
+        # gap = reference - group = -(group - reference): the interval flips.
+        quantity = f"acceptance gap ({contrast.reference} minus group)"
+        value = None if est.estimate is None else -est.estimate
+        low, high = (None if high is None else -high), (None if low is None else -low)
+    return Figure(
+        subject=contrast.group,
+        quantity=quantity,
+        estimate=value,
+        ci_low=low,
+        ci_high=high,
+        level=level,
+        interval_kind=intervals,
+        missing=missing,
+        p_adjusted=est.p_adjusted,
+    )
+
+
+def _figures(check: Check, result: MetricsResult) -> list[Figure]:
+    level = result.settings.confidence_level
+    if check.metric == "max_unfairness_u":
+        spreads = [("all groups", result.disparity.unfairness_u)]
+        if check.tasks is not None:
+            by_task = {t.task: t for t in result.disparity.by_task}
+            spreads = [(f"task {t}", by_task[t].unfairness_u) for t in check.tasks]
+        return [
+            Figure(
+                subject=subject,
+                quantity="unfairness U",
+                estimate=u.estimate,
+                ci_low=u.ci_low,
+                ci_high=u.ci_high,
+                level=level,
+                interval_kind="marginal",
+                missing=None
+                if u.status == STATUS_OK
+                else "insufficient data: U needs two or more groups with enough prompts",
+            )
+            for subject, u in spreads
+        ]
+    if check.metric == "min_speedup":
+        figures = []
+        for key in check.groups:
+            group = result.group(key)
+            s = group.speedup
+            missing = None
+            if s.status != STATUS_OK:
+                missing = _insufficient(group.n_prompts, result.settings.min_prompts)
+            figures.append(
+                Figure(key, "speed-up", s.estimate, s.ci_low, s.ci_high, level, "marginal", missing)
+            )
+        return figures
+    contrasts = {c.group: c for c in result.disparity.contrasts}
+    figures = []
+    for key in check.groups:
+        if key in contrasts:
+            figures.append(
+                _contrast_figure(
+                    contrasts[key], metric=check.metric, intervals=check.intervals, result=result
+                )
+            )
+            continue
+        task = result.group(key).task
+        figures.append(
+            Figure(
+                subject=key,
+                quantity="contrast with the reference",
+                estimate=None,
+                ci_low=None,
+                ci_high=None,
+                level=None,
+                interval_kind=check.intervals,
+                missing=(
+                    f"no contrast: the run has no reference group for task {task!r} "
+                    f"(reference {result.disparity.reference!r})"
+                ),
+            )
+        )
+    return figures
+
+
+def evaluate_checks(checks: tuple[Check, ...], result: MetricsResult) -> tuple[CheckResult, ...]:
+    """Apply resolved checks to a metrics result.
+
+    Parameters
+    ----------
+    checks : tuple of Check
+        From :func:`~specaudit.gate.policy.resolve_policy` on the same result.
+    result : MetricsResult
+        The run's metrics.
+
+    Returns
+    -------
+    tuple of CheckResult
+        One per check and group (one per check and scope for
+        ``max_unfairness_u``), in check order.
+    """
+    rows = []
+    for check in checks:
+        comparison = ">=" if check.metric.startswith("min_") else "<="
+        for figure in _figures(check, result):
+            rows.append(
+                evaluate(
+                    figure,
+                    check=check.name,
+                    metric=check.metric,
+                    threshold=check.threshold,
+                    comparison=comparison,
+                    severity=check.severity,
+                    mode=check.mode,
+                )
+            )
+    return tuple(rows)

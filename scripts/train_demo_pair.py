@@ -272,7 +272,9 @@ def export() -> None:
                                 for lang in BUILTIN_LANGUAGES}
         card[name] = meta
         log(f"export {name}: heldout loss {meta['heldout_loss']}")
-    (WORK / "card.json").write_text(json.dumps(card, indent=2))
+    text = json.dumps(card, indent=2) + "\n"
+    (WORK / "card.json").write_text(text)
+    (OUT / "card.json").write_text(text)  # facts behind MODEL_CARD.md
 
 
 def main() -> None:

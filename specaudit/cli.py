@@ -191,14 +191,16 @@ def run(
         f"({summary.n_prompts} prompts, {summary.n_new} decoded now)"
     )
     _write_metrics(summary.run_dir)
-    if gate_policy is not None:
-        _run_gate(summary.run_dir, gate_policy)
     if summary.n_not_lossless:
         typer.echo(
             f"WARNING: {summary.n_not_lossless} greedy prompts were NOT lossless "
             "(speculative output differs from plain decoding)",
             err=True,
         )
+    gate_result = _gate(summary.run_dir, gate_policy) if gate_policy is not None else None
+    _write_report(summary.run_dir, gate=gate_result)
+    if gate_result is not None:
+        raise typer.Exit(gate_result.exit_code)
 
 
 def _write_metrics(run_dir: Path, **options) -> None:
@@ -244,6 +246,55 @@ def metrics(
     )
 
 
+def _write_report(
+    run_dir: Path, *, compare: Path | None = None, out: Path | None = None, gate=None
+) -> Path:
+    """Write the HTML report of ``run_dir`` (before/after with ``compare``) and say where."""
+    from specaudit.reports import render_comparison, render_report
+
+    if compare is None:
+        path = render_report(run_dir, gate=gate, out=out)
+    else:
+        path = render_comparison(run_dir, compare, out=out)
+    typer.echo(f"report: {path}")
+    return path
+
+
+def _ensure_metrics(run_dir: Path) -> None:
+    """Compute metrics.json from records.jsonl when a run directory lacks it."""
+    if (run_dir / "metrics.json").is_file():
+        return
+    if not (run_dir / "records.jsonl").is_file():
+        raise UserInputError(
+            f"{run_dir} has neither metrics.json nor records.jsonl; give a run directory"
+        )
+    typer.echo(f"{run_dir} has no metrics.json: computing it first (as `specaudit metrics`)")
+    _write_metrics(run_dir)
+
+
+@app.command()
+@_errors_to_exit
+def report(
+    run_dir: Annotated[
+        Path, typer.Argument(help="A run directory (the after run with --compare).")
+    ],
+    compare: Annotated[
+        Path | None,
+        typer.Option(help="A run to compare against (before): a before/after report."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Report file. Default: RUN_DIR/report.html.")
+    ] = None,
+) -> None:
+    """Write report.html: a self-contained HTML fairness report that opens offline."""
+    for directory in (run_dir, compare):
+        if directory is not None:
+            if not directory.is_dir():
+                raise UserInputError(f"{directory} is not a directory; give a run directory")
+            _ensure_metrics(directory)
+    _write_report(run_dir, compare=compare, out=out)
+
+
 @app.command()
 @_errors_to_exit
 def gate(
@@ -265,20 +316,21 @@ def gate(
     ] = "block",
 ) -> None:
     """Check a run against a release policy: exit 0 pass, 1 fail, 4 inconclusive."""
-    _run_gate(
+    result = _gate(
         run_dir, policy, junit=junit, summary=summary, baseline=baseline, inconclusive=inconclusive
     )
+    raise typer.Exit(result.exit_code)
 
 
-def _run_gate(run_dir: Path, policy: Path, **options) -> None:
-    """Check ``run_dir`` against ``policy``, print the outcome and exit with its code."""
+def _gate(run_dir: Path, policy: Path, **options):
+    """Check ``run_dir`` against ``policy`` and print the outcome; return the GateResult."""
     from specaudit.gate import format_text, run_gate
 
     result = run_gate(run_dir, policy, **options)
     typer.echo(format_text(result))
     if result.written:
         typer.echo("gate reports: " + ", ".join(result.written))
-    raise typer.Exit(result.exit_code)
+    return result
 
 
 @ngram_app.command("build")

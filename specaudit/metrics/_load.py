@@ -218,6 +218,7 @@ def prompt_frame(
 
     - identity: ``id``, ``language``, ``task``, ``group`` (``"language/task"``),
       ``item_id``, ``split``, ``lossless``;
+    - text: ``prompt`` and ``output_text`` (``None`` when a record lacks them);
     - step sums: ``n_steps``, ``drafted``, ``accepted``, ``rejections``,
       ``verified``, ``emitted`` (= sum of n_t + 1), ``alpha_sum``,
       ``cross_entropy_sum``, ``kl_sum``;
@@ -248,6 +249,8 @@ def prompt_frame(
             "item_id": [None if r["item_id"] is None else str(r["item_id"]) for r in records],
             "split": [r.get("split") for r in records],
             "lossless": [r.get("lossless") for r in records],
+            "prompt": [r.get("prompt") for r in records],
+            "output_text": [r.get("output_text") for r in records],
         }
     )
     frame["group"] = frame["language"] + "/" + frame["task"]

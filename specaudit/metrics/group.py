@@ -271,6 +271,10 @@ def group_metrics(
 def prompt_metrics(frame: pd.DataFrame) -> pd.DataFrame:
     """Build the ``prompts.csv`` table: each prompt's own figures.
 
+    Identity columns come first (``lossless`` included: whether speculative
+    output equalled plain decoding, empty in sampling mode), then the
+    figures, then the texts ``prompt`` and ``output_text`` last, for reports.
+
     Parameters
     ----------
     frame : DataFrame
@@ -293,4 +297,6 @@ def prompt_metrics(frame: pd.DataFrame) -> pd.DataFrame:
     out["tokens_per_char"] = tokens_per_char(frame["n_output_tokens"], frame["output_chars"])
     out["draft_forward_s"] = frame["draft_forward_s"]
     out["target_forward_s"] = frame["target_forward_s"]
+    out["prompt"] = frame["prompt"]
+    out["output_text"] = frame["output_text"]
     return out.reset_index(drop=True)

@@ -238,6 +238,9 @@ def _prompt(
         "lossless": True,
         "draft_forward_s": spec.draft_forward_s * spec_scale if n_draft else 0.0,
         "target_forward_s": spec.target_forward_s * base_scale,
+        "c": (spec.draft_forward_s * spec_scale / (spec.target_forward_s * base_scale))
+        if n_draft
+        else 0.0,
         "n_draft_forwards": n_draft,
         "forward_time_s": spec_time,
         "output_chars": output_chars,

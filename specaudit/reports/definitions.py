@@ -1,0 +1,104 @@
+"""One-sentence definitions of every figure a report shows (method.md, sections 3-6).
+
+The names are the ones used in ``metrics.json``, ``groups.csv`` and the code;
+a report lists them in its method section so that a reader never has to
+guess which acceptance rate or which speed-up is meant.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DEFINITIONS", "LABELS"]
+
+#: Short human labels for table headers and plot axes.
+LABELS: dict[str, str] = {
+    "acceptance_rate": "Acceptance rate α",
+    "mean_accepted_length": "Mean accepted length τ",
+    "speedup": "Speed-up (measured)",
+    "analytic_speedup": "Speed-up (analytic)",
+    "tokens_per_char": "Tokens per character",
+    "share_slower": "Share of prompts slower",
+    "unfairness_u": "Unfairness U",
+}
+
+#: (name, definition) pairs in the order a report lists them.
+DEFINITIONS: tuple[tuple[str, str], ...] = (
+    (
+        "acceptance_rate",
+        "Leviathan's α estimate: accepted drafts over drafts verified up to and including "
+        "the first rejection of each step, Σ n_t / Σ (n_t + 1[rejection]); the α that enters "
+        "the speed-up formula.",
+    ),
+    (
+        "draft_acceptance_rate",
+        "The rate serving engines report, accepted over all drafted tokens Σ n_t / Σ γ_t; "
+        "biased low and never used in the speed-up formula.",
+    ),
+    (
+        "mean_accepted_length",
+        "Tokens emitted per target forward, the mean of n_t + 1 over steps; plain decoding "
+        "scores 1.0.",
+    ),
+    (
+        "position_acceptance",
+        "For each draft position i, the share of steps that accepted draft i among those "
+        "that verified it.",
+    ),
+    (
+        "distributional_alpha",
+        "The mean over verified positions of Σ_x min(p, q) = 1 − TV(p, q), pooled over tokens "
+        "or averaged over prompts.",
+    ),
+    (
+        "speedup",
+        "Summed wall time of plain target decoding over summed wall time of speculative "
+        "decoding for the same prompts and tokens; above 1 is faster, below 1 slower.",
+    ),
+    (
+        "share_slower",
+        "The share of prompts whose own speed-up is below 1, i.e. that speculation made slower.",
+    ),
+    (
+        "analytic_speedup",
+        "f_γ(α) / (1 + γc) with f_γ(α) = (1 − α^(γ+1)) / (1 − α) the expected tokens per step "
+        "and c the drafter-to-target forward-cost ratio measured in the run.",
+    ),
+    (
+        "break_even_alpha",
+        "The acceptance rate at which the analytic speed-up equals 1; the margin is the "
+        "group's acceptance rate minus it.",
+    ),
+    (
+        "tokens_per_char",
+        "Output tokens per output character: how many tokens the tokenizer needs for the "
+        "same amount of text.",
+    ),
+    (
+        "cross_entropy",
+        "The group's mean −Σ_x p log q of the drafter q against the target p over verified "
+        "positions (D in the paper).",
+    ),
+    (
+        "unfairness_u",
+        "U = (1/m) Σ_i (D_i − D̄)², the population variance of the m groups' mean "
+        "cross-entropy (reconstructed from arXiv 2510.02128); 0 means no disparity.",
+    ),
+    (
+        "speedup_min_max_ratio",
+        "The smallest group speed-up over the largest; 1 means no disparity, and it is biased "
+        "low, so decisions use the contrasts instead.",
+    ),
+    (
+        "speedup_ratio",
+        "A group's speed-up over its reference group's speed-up; 1 means no disparity.",
+    ),
+    (
+        "acceptance_diff",
+        "A group's acceptance rate minus its reference group's; 0 means no disparity.",
+    ),
+    (
+        "interval",
+        "Bootstrap confidence intervals resample prompts within each group (items as clusters "
+        "for parallel prompt sets), expanded for small samples; p-values invert them and are "
+        "Holm-adjusted over each family of contrasts.",
+    ),
+)

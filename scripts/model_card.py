@@ -31,6 +31,43 @@ def est(e: dict, digits: int = 2) -> str:
     return text
 
 
+def targets(metrics: dict, wall: float) -> list[str]:
+    """The issue's targets for the default audit, met or not, from the measured figures."""
+    groups = {g["group"]: g for g in metrics["groups"]}
+    by_lang: dict[str, list[dict]] = {}
+    for g in groups.values():
+        by_lang.setdefault(g["language"], []).append(g)
+    en_story = groups["en/story"]["speedup"]
+    acc = sorted(groups.values(), key=lambda g: g["acceptance_rate"]["estimate"])
+    worst, best = acc[0], acc[-1]
+    gap = best["acceptance_rate"]["estimate"] - worst["acceptance_rate"]["estimate"]
+    apart = best["acceptance_rate"]["ci_low"] > worst["acceptance_rate"]["ci_high"]
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    return [
+        "## Targets of the default audit",
+        "",
+        "| target | measured | |",
+        "|---|---|---|",
+        f"| decoding under 10 min on 2 cores | {wall / 60:.1f} min | {mark(wall < 600)} |",
+        f"| English story speed-up ≥ 1.3× | {est(en_story)}× | "
+        f"{mark(en_story['estimate'] >= 1.3)} |",
+        f"| best − worst acceptance_rate ≥ 0.15, intervals apart | {best['group']} "
+        f"{est(best['acceptance_rate'])} vs {worst['group']} {est(worst['acceptance_rate'])}: "
+        f"gap {gap:.2f} | {mark(gap >= 0.15 and apart)} |",
+        "",
+        "Why the speed-up target is not met by this pair: on these 2 CPU cores one "
+        "target forward over 5 tokens costs about 1.4 times one over 1 token, and one "
+        "drafter forward (Python-overhead bound at this size) about 0.2 of a target "
+        "forward, so with γ = 4 speculation only breaks even near α ≈ 0.7, above what "
+        "this English-first drafter reaches on the undertrained target's outputs. A "
+        "drafter distilled from the target is the planned fix.",
+        "",
+    ]
+
+
 def main(run_dir: Path) -> None:
     card = json.loads((MODELS / "card.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -98,6 +135,7 @@ def main(run_dir: Path) -> None:
     lines += ["", f"Unfairness U (all groups): {est(disp['unfairness_u'], 4)}; worst group: "
               f"{disp['worst_group']}. Intervals are 95% bootstrap intervals "
               "(`specaudit metrics`).", ""]
+    lines += targets(metrics, wall)
     (MODELS / "MODEL_CARD.md").write_text("\n".join(lines))
     print(MODELS / "MODEL_CARD.md")
 

@@ -185,8 +185,37 @@ def read_premises(path: Path) -> list[dict]:
     return sorted(items, key=lambda item: item["item_id"])
 
 
+#: Where a premise is cut: the story prompt is its first ~70%, ending mid-sentence.
+STORY_CUT = 0.7
+_NO_SPACES = {"zh", "ja"}
+_PUNCTUATION = set("。、，．！？,.;:!?」』）)")
+
+
+def story_opening(text: str, lang: str) -> str:
+    """Cut a premise mid-sentence, so that the prompt asks to be continued.
+
+    A premise ends with a full sentence, and a small model trained on
+    paragraphs ends its output right there; cut at a word boundary (a
+    character for zh and ja) near ``STORY_CUT`` of the text, never right
+    after punctuation, the model continues the story instead.
+    """
+    cut = int(len(text) * STORY_CUT)
+    if lang in _NO_SPACES:
+        while cut > 1 and text[cut - 1] in _PUNCTUATION:
+            cut -= 1
+        return text[:cut]
+    head = text[:cut].rsplit(" ", 1)[0].rstrip()
+    while head and head[-1] in _PUNCTUATION:
+        head = head.rsplit(" ", 1)[0].rstrip()
+    return head
+
+
 def story_rows(premises: list[dict], *, eval_items: int) -> dict[str, list[dict]]:
-    """Story prompts: items numbered up to ``eval_items`` are eval, the rest heldout."""
+    """Story prompts: items numbered up to ``eval_items`` are eval, the rest heldout.
+
+    ``prompt`` is the premise cut mid-sentence (:func:`story_opening`);
+    ``source`` keeps the whole premise.
+    """
     out: dict[str, list[dict]] = {"eval": [], "heldout": []}
     for lang in BUILTIN_LANGUAGES:
         for item in premises:
@@ -202,8 +231,9 @@ def story_rows(premises: list[dict], *, eval_items: int) -> dict[str, list[dict]
                     "language": lang,
                     "task": "story",
                     "split": split,
-                    "prompt": text,
+                    "prompt": story_opening(text, lang),
                     "item_id": item["item_id"],
+                    "source": text,
                 }
             )
     return out

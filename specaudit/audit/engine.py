@@ -134,7 +134,14 @@ class SpeculativeEngine:
             verdict = sampler.accept(
                 logits, proposal.q if proposal is not None else None, draft_tensor
             )
-            n = verdict.n_accepted
+            n, rejected = verdict.n_accepted, verdict.rejected
+            emitted = [*drafts[:n], verdict.next_token]
+            # An accepted end-of-sequence ends the output: the drafts after it
+            # and the target's token were never needed, so they neither count
+            # as accepted nor as a rejection.
+            eos_at = next((i for i, t in enumerate(drafts[:n]) if t in self.eos_ids), None)
+            if eos_at is not None:
+                n, rejected, emitted = eos_at + 1, False, drafts[: eos_at + 1]
 
             # 4. Roll back: the cache now ends with all k' drafts; drop the
             #    rejected ones. The drafter rolls its own back on next propose.
@@ -142,7 +149,7 @@ class SpeculativeEngine:
                 cache.crop(n - len(drafts))
 
             # 5. Record: divergences at the verified positions 1..n + rejected.
-            verified = n + int(verdict.rejected)
+            verified = n + int(rejected)
             if verified:
                 alpha, ce, kl = position_divergences(
                     logits[:verified], proposal.logits[:verified], self.divergence_temperature
@@ -155,10 +162,11 @@ class SpeculativeEngine:
                 StepRecord(
                     drafted=len(drafts),
                     accepted=n,
-                    rejected=verdict.rejected,
+                    rejected=rejected,
+                    emitted=len(emitted),
                     draft_time_s=t1 - t0,
                     verify_time_s=t2 - t1,
-                    position_accepted=[True] * n + [False] * int(verdict.rejected),
+                    position_accepted=[True] * n + [False] * int(rejected),
                     alpha=alpha,
                     cross_entropy=ce,
                     kl=kl,
@@ -166,7 +174,6 @@ class SpeculativeEngine:
             )
             draft_total += t1 - t0
 
-            emitted = [*drafts[:n], verdict.next_token]
             for token in emitted:
                 out.append(token)
                 if token in self.eos_ids:

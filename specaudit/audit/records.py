@@ -56,7 +56,12 @@ Field reference (per step)
 ``accepted``
     n_t <= drafted, drafts accepted before the first rejection.
 ``rejected``
-    Whether a draft was rejected in this step (``accepted < drafted``).
+    Whether a draft was rejected in this step.
+``emitted``
+    Tokens this step added to the output: ``accepted + 1`` (the accepted
+    drafts and the target's own token), except in a step whose accepted
+    drafts include end-of-sequence, which ends the output there
+    (``emitted == accepted``, ``rejected`` false).
 ``draft_time_s``, ``verify_time_s``
     Wall time of drafting and of the target's verify forward plus acceptance.
 ``position_accepted``
@@ -90,17 +95,13 @@ class StepRecord:
     drafted: int
     accepted: int
     rejected: bool
+    emitted: int
     draft_time_s: float
     verify_time_s: float
     position_accepted: list[bool]
     alpha: list[float]
     cross_entropy: list[float]
     kl: list[float]
-
-    @property
-    def emitted(self) -> int:
-        """Tokens this step emitted: the accepted drafts plus one target token."""
-        return self.accepted + 1
 
 
 @dataclass(slots=True)

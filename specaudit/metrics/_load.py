@@ -135,7 +135,8 @@ def step_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
     Columns: ``prompt`` (row of the record in ``records``), ``step``,
     ``drafted``, ``accepted``, ``rejected``, ``verified`` (positions the target
-    verified: ``accepted + rejected``), ``emitted`` (``accepted + 1``), and the
+    verified: ``accepted + rejected``), ``emitted`` (as recorded; ``accepted + 1``
+    except at an accepted end-of-sequence), and the
     sums over the verified positions ``alpha_sum``, ``cross_entropy_sum``,
     ``kl_sum``.
 
@@ -156,6 +157,7 @@ def step_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
                     s["drafted"],
                     s["accepted"],
                     bool(s["rejected"]),
+                    s.get("emitted", s["accepted"] + 1),
                     len(s["alpha"]),
                     len(s["cross_entropy"]),
                     len(s["kl"]),
@@ -170,6 +172,7 @@ def step_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         "drafted",
         "accepted",
         "rejected",
+        "emitted",
         "_n_alpha",
         "_n_ce",
         "_n_kl",
@@ -178,15 +181,24 @@ def step_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         "kl_sum",
     ]
     frame = pd.DataFrame.from_records(rows, columns=columns)
-    for col in ("prompt", "step", "drafted", "accepted", "_n_alpha", "_n_ce", "_n_kl"):
+    for col in ("prompt", "step", "drafted", "accepted", "emitted", "_n_alpha", "_n_ce", "_n_kl"):
         frame[col] = frame[col].astype(np.int64)
     frame["rejected"] = frame["rejected"].astype(bool)
     frame["verified"] = frame["accepted"] + frame["rejected"].astype(np.int64)
-    frame["emitted"] = frame["accepted"] + 1
     bad = (
         (frame["accepted"] < 0)
         | (frame["accepted"] > frame["drafted"])
-        | (frame["rejected"] != (frame["accepted"] < frame["drafted"]))
+        # A rejection means fewer accepted than drafted; the converse fails only
+        # where an accepted end-of-sequence ended the output (emitted == accepted).
+        | (frame["rejected"] & (frame["accepted"] >= frame["drafted"]))
+        | (
+            ~frame["rejected"]
+            & (frame["accepted"] < frame["drafted"])
+            & (frame["emitted"] != frame["accepted"])
+        )
+        | (frame["emitted"] < 1)
+        | (frame["emitted"] < frame["accepted"])
+        | (frame["emitted"] > frame["accepted"] + 1)
         | (frame["_n_alpha"] != frame["verified"])
         | (frame["_n_ce"] != frame["verified"])
         | (frame["_n_kl"] != frame["verified"])
@@ -198,7 +210,8 @@ def step_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             f"record {rid!r}, step {int(first['step'])}: inconsistent step (drafted="
             f"{int(first['drafted'])}, accepted={int(first['accepted'])}, rejected="
             f"{bool(first['rejected'])}, {int(first['_n_alpha'])} alpha values; expected "
-            "accepted <= drafted, rejected == (accepted < drafted) and one alpha, "
+            "accepted <= drafted, rejected == (accepted < drafted) unless an accepted "
+            "end-of-sequence ended the step, and one alpha, "
             "cross_entropy and kl per verified position)"
         )
     return frame.drop(columns=["_n_alpha", "_n_ce", "_n_kl"])

@@ -202,6 +202,7 @@ def _prompt(
                 "drafted": int(drafted[t]),
                 "accepted": int(accepted[t]),
                 "rejected": bool(rejected[t]),
+                "emitted": int(accepted[t]) + 1,
                 "draft_time_s": float(draft_time[t]),
                 "verify_time_s": float(verify_time[t]),
                 "position_accepted": [True] * int(accepted[t]) + [False] * int(rejected[t]),

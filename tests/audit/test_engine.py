@@ -35,11 +35,11 @@ def neural(target, drafter_model, gamma, eos_ids=()):
 
 
 def check_steps(outcome, gamma):
-    emitted = sum(s.accepted + 1 for s in outcome.steps)
-    assert emitted >= len(outcome.output_ids)  # the last step may stop at EOS
+    assert sum(s.emitted for s in outcome.steps) == len(outcome.output_ids)
     for s in outcome.steps:
         assert 0 <= s.accepted <= s.drafted <= gamma
-        assert s.rejected == (s.accepted < s.drafted)
+        assert s.emitted in (s.accepted, s.accepted + 1)
+        assert s.rejected == (s.accepted < s.drafted) or s.emitted == s.accepted
         verified = s.accepted + int(s.rejected)
         assert s.position_accepted == [True] * s.accepted + [False] * int(s.rejected)
         assert len(s.alpha) == len(s.cross_entropy) == len(s.kl) == verified
@@ -168,3 +168,17 @@ def test_timings_are_recorded(target, small_drafter):
     assert spec.n_draft_forwards == sum(s.drafted for s in spec.steps)
     plain = engine.plain(PROMPTS[1], 12, greedy())
     assert plain.forward_s > 0
+
+
+def test_accepted_eos_ends_the_step_without_a_target_token(target):
+    # Self-drafting accepts everything; make the 3rd output token the EOS.
+    reference = neural(target, target, 4).plain(PROMPTS[1], 20, greedy()).output_ids
+    eos = reference[2]
+    engine = neural(target, target, 4, {eos})
+    spec = engine.speculative(PROMPTS[1], 20, greedy())
+    assert spec.output_ids == reference[: reference.index(eos) + 1]
+    last = spec.steps[-1]
+    assert last.accepted == last.emitted == reference.index(eos) + 1
+    assert not last.rejected and last.drafted == 4
+    assert last.position_accepted == [True] * last.accepted
+    assert sum(s.emitted for s in spec.steps) == len(spec.output_ids)

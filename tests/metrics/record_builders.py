@@ -20,6 +20,7 @@ def step(
         "drafted": drafted,
         "accepted": accepted,
         "rejected": rejected,
+        "emitted": accepted + 1,
         "draft_time_s": 0.001 * drafted,
         "verify_time_s": 0.02,
         "position_accepted": [True] * accepted + [False] * int(rejected),

@@ -217,13 +217,29 @@ def _write_metrics(run_dir: Path, **options) -> None:
     typer.echo("metrics: " + ", ".join(str(p) for p in paths))
 
 
+def _check_reference_language(run_dir: Path, language: str | None) -> None:
+    """Refuse an explicit reference language that the run does not have."""
+    import json
+
+    if language is None:
+        return
+    with (run_dir / "records.jsonl").open(encoding="utf-8") as fh:
+        languages = {json.loads(line).get("language") for line in fh if line.strip()}
+    if language not in languages:
+        raise UserInputError(
+            f"--reference-language {language!r} is not in {run_dir} "
+            f"(languages: {', '.join(sorted(map(str, languages)))})"
+        )
+
+
 @app.command()
 @_errors_to_exit
 def metrics(
     run_dir: Annotated[Path, typer.Argument(help="A run directory with records.jsonl.")],
     reference_language: Annotated[
-        str, typer.Option(help="Contrast each group with this language in the same task.")
-    ] = "en",
+        str | None,
+        typer.Option(help="Contrast each group with this language in the same task [default: en]."),
+    ] = None,
     reference: Annotated[
         str | None, typer.Option(help="An explicit reference group, LANGUAGE/TASK.")
     ] = None,
@@ -236,9 +252,10 @@ def metrics(
     """Recompute metrics.json, groups.csv and prompts.csv from records.jsonl alone."""
     if not (run_dir / "records.jsonl").is_file():
         raise UserInputError(f"{run_dir} has no records.jsonl; give a run directory")
+    _check_reference_language(run_dir, reference_language)
     _write_metrics(
         run_dir,
-        reference_language=reference_language,
+        reference_language=reference_language or "en",
         reference=reference,
         n_boot=n_boot,
         seed=seed,

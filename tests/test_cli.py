@@ -10,7 +10,7 @@ runner = CliRunner()
 
 TIMING_FIELDS = {
     "prefill_time_s", "spec_time_s", "baseline_time_s", "baseline_prefill_time_s",
-    "draft_forward_s", "target_forward_s", "forward_time_s",
+    "draft_forward_s", "target_forward_s", "forward_time_s", "c",
 }
 
 

@@ -188,7 +188,7 @@ def read_premises(path: Path) -> list[dict]:
 #: Where a premise is cut: the story prompt is its first ~70%, ending mid-sentence.
 STORY_CUT = 0.7
 _NO_SPACES = {"zh", "ja"}
-_PUNCTUATION = set("。、，．！？,.;:!?」』）)")
+_PUNCTUATION = set("。、，．！？,.;:!?」』）)।؟،")
 
 
 def story_opening(text: str, lang: str) -> str:

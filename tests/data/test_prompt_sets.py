@@ -14,8 +14,9 @@ from .conftest import PROMPT_FILES, PROMPTS
 
 MIN_PROMPTS = 60  # eval and heldout, per (language, task)
 MIN_TRAIN_PAIRS = 1000  # translation train, per language
-STORY_KEYS = ["id", "language", "task", "split", "prompt", "item_id"]
-TRANSLATION_KEYS = [*STORY_KEYS, "source", "source_language", "reference"]
+BASE_KEYS = ["id", "language", "task", "split", "prompt", "item_id"]
+STORY_KEYS = [*BASE_KEYS, "source"]
+TRANSLATION_KEYS = [*BASE_KEYS, "source", "source_language", "reference"]
 
 
 def english_key(row: dict) -> str:
@@ -145,3 +146,11 @@ def test_story_items_parallel_across_all_languages(prompt_sets):
     eval_items = {r["item_id"] for r in prompt_sets[("story", "eval")]}
     heldout_items = {r["item_id"] for r in prompt_sets[("story", "heldout")]}
     assert not eval_items & heldout_items
+
+
+def test_story_prompts_are_cut_premises(prompt_sets):
+    for split in ("eval", "heldout"):
+        for row in prompt_sets[("story", split)]:
+            assert row["source"].startswith(row["prompt"]), row["id"]
+            assert len(row["prompt"]) < len(row["source"]), row["id"]
+            assert row["prompt"][-1] not in ".!?。।؟,、，", row["id"]  # ends mid-sentence

@@ -118,9 +118,7 @@ def _load_drafter(
         allow_pickle=config.allow_pickle,
         tokenizer=tokenizer,
     )
-    drafter = NeuralDrafter(loaded.model, vocab_size=vocab_size)
-    drafter.context_length = context_length(loaded.model)
-    return drafter, loaded.info
+    return NeuralDrafter(loaded.model, vocab_size=vocab_size), loaded.info
 
 
 def encode(tokenizer, prompt: Prompt, config: RunConfig) -> list[int]:
@@ -284,7 +282,7 @@ def run_audit(
         encoded,
         {
             "target": context_length(target.model),
-            "drafter": getattr(drafter, "context_length", None),
+            "drafter": drafter.context_length,
         },
         config.max_new_tokens,
     )

@@ -79,9 +79,12 @@ class Drafter(ABC):
     n_forwards : int
         Drafting forwards (or table look-ups) since the last :meth:`begin`;
         the mean cost of one gives the forward-cost ratio c.
+    context_length : int or None
+        Longest sequence the drafter can condition on (None: unbounded).
     """
 
     n_forwards: int = 0
+    context_length: int | None = None
 
     @abstractmethod
     def begin(self, prompt_ids: list[int], timer: ForwardTimer) -> None:

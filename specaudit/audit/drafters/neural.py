@@ -7,6 +7,7 @@ from transformers import DynamicCache, PreTrainedModel
 
 from specaudit.audit.drafters.base import Drafter, ForwardTimer, Proposal
 from specaudit.audit.forward import new_cache, prefill
+from specaudit.audit.loading import context_length
 from specaudit.audit.sampling import TokenSampler
 
 __all__ = ["NeuralDrafter", "align_vocab"]
@@ -47,6 +48,7 @@ class NeuralDrafter(Drafter):
     def __init__(self, model: PreTrainedModel, *, vocab_size: int) -> None:
         self.model = model
         self.vocab_size = vocab_size
+        self.context_length = context_length(model)
         self.device = model.device
         self._cache: DynamicCache | None = None
         self._ids: list[int] = []  # tokens whose keys/values sit in the cache

@@ -191,7 +191,7 @@ class NGramModel:
         """Write the model as safetensors (atomically: temp file, then rename)."""
         from safetensors.numpy import save_file
 
-        from specaudit.audit.rundir import atomic_path
+        from specaudit.atomic import atomic_path
 
         tensors = {}
         for length, t in self.tables.items():
@@ -212,7 +212,7 @@ class NGramModel:
             "tokens": str(self.tokens),
             "tokenizer_fingerprint": self.tokenizer_fingerprint,
         }
-        with atomic_path(Path(path)) as tmp:
+        with atomic_path(path) as tmp:
             save_file(tensors, str(tmp), metadata=meta)
 
     @classmethod

@@ -14,39 +14,17 @@ renamed, and each record line is appended with one ``write`` and an
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
+from specaudit.atomic import write_atomic
 from specaudit.audit.records import PromptRecord
 from specaudit.errors import UserInputError
 
-__all__ = ["RunDir", "atomic_path", "write_text_atomic"]
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+__all__ = ["RunDir"]
 
 
 class RunDir:
@@ -88,9 +66,7 @@ class RunDir:
                     "rerun with the same options or choose another --out"
                 )
         self.path.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(
-            self.config_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
-        )
+        write_atomic(self.config_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         return {r["id"] for r in self.read_records()}
 
     def write_environment(self, environment: dict) -> None:
@@ -105,7 +81,7 @@ class RunDir:
             first.setdefault("resumes", []).append(environment)
             environment = first
         text = json.dumps(environment, indent=2, ensure_ascii=False) + "\n"
-        write_text_atomic(self.environment_path, text)
+        write_atomic(self.environment_path, text)
 
     def _drop_truncated_tail(self) -> None:
         """Cut a last line that a hard kill left without its newline."""

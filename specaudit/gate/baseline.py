@@ -46,13 +46,10 @@ def check_same_groups(
     UserInputError
         Naming the groups only one of the runs has.
     """
-    now = [g.group for g in current.groups]
-    before = [g.group for g in baseline.groups]
-    if set(now) == set(before):
+    only_now, only_before = current.group_difference(baseline)
+    if not only_now and not only_before:
         return
     parts = []
-    only_now = [k for k in now if k not in before]
-    only_before = [k for k in before if k not in now]
     if only_now:
         parts.append(f"only in this run: {', '.join(only_now)}")
     if only_before:

@@ -23,13 +23,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from specaudit.atomic import write_atomic
 
 __all__ = [
     "GROUP_METRICS",
@@ -459,6 +459,16 @@ class MetricsResult:
                 return g
         raise KeyError(key)
 
+    def group_difference(self, other: MetricsResult) -> tuple[list[str], list[str]]:
+        """Return the groups only this result has, and those only ``other`` has.
+
+        Two results over the same groups give two empty lists; comparisons and
+        regression checks refuse anything else.
+        """
+        mine = [g.group for g in self.groups]
+        theirs = [g.group for g in other.groups]
+        return [k for k in mine if k not in theirs], [k for k in theirs if k not in mine]
+
     def to_dict(self) -> dict[str, Any]:
         """Return the ``metrics.json`` content (NaN-free, with ``schema_version``)."""
         return {
@@ -516,15 +526,15 @@ class MetricsResult:
         run_dir.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
         written = [
-            _atomic_write(run_dir / "metrics.json", lambda fh: fh.write(text + "\n")),
-            _atomic_write(
+            write_atomic(run_dir / "metrics.json", lambda fh: fh.write(text + "\n")),
+            write_atomic(
                 run_dir / "groups.csv", lambda fh: self.groups_frame().to_csv(fh, index=False)
             ),
         ]
         if self.prompts is not None:
             prompts = self.prompts
             written.append(
-                _atomic_write(run_dir / "prompts.csv", lambda fh: prompts.to_csv(fh, index=False))
+                write_atomic(run_dir / "prompts.csv", lambda fh: prompts.to_csv(fh, index=False))
             )
         return tuple(written)
 
@@ -546,16 +556,3 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, float):
         return _clean(value)
     return value
-
-
-def _atomic_write(path: Path, write: Callable[[Any], Any]) -> Path:
-    """Write through a temporary file in the same directory, then ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -154,13 +154,10 @@ def check_same_groups(after: RunData, before: RunData) -> None:
     UserInputError
         Naming the groups that only one of the runs has.
     """
-    now = [g.group for g in after.result.groups]
-    then = [g.group for g in before.result.groups]
-    if set(now) == set(then):
+    only_after, only_before = after.result.group_difference(before.result)
+    if not only_after and not only_before:
         return
     parts = []
-    only_after = [k for k in now if k not in then]
-    only_before = [k for k in then if k not in now]
     if only_after:
         parts.append(f"only in {after.run_dir}: {', '.join(only_after)}")
     if only_before:

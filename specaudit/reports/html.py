@@ -16,12 +16,12 @@ import base64
 import functools
 import hashlib
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from specaudit.atomic import write_atomic
 from specaudit.reports.compare import compare_runs
 from specaudit.reports.compare_context import build_comparison_context
 from specaudit.reports.context import build_context
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from specaudit.gate import GateResult
 
-__all__ = ["DATA_FILES", "REPORT_NAME", "render_comparison", "render_report", "write_atomic"]
+__all__ = ["DATA_FILES", "REPORT_NAME", "render_comparison", "render_report"]
 
 #: Default file name, inside the (after) run directory.
 REPORT_NAME = "report.html"
@@ -80,20 +80,6 @@ def _page(template: str, **context: Any) -> str:
             **context,
         )
     )
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` through a temporary file in the same directory, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _out_path(run_dir: Path, out: str | os.PathLike[str] | None, name: str = REPORT_NAME) -> Path:

@@ -14,7 +14,9 @@ Usage (run in the background; each stage checkpoints and resumes)::
 
     nohup python scripts/train_demo_pair.py all > scripts/.cache/train.log 2>&1 &
 
-Stages: ``tokenizer``, ``target``, ``drafter``, ``export``, ``all``.
+Stages: ``tokenizer``, ``target``, ``drafter``, ``distill`` (the drafter is
+then fine-tuned on the frozen target's soft labels, same mixture), ``export``,
+``all``.
 """
 
 from __future__ import annotations
@@ -233,6 +235,67 @@ def train(name: str) -> None:
     log(f"{name}: done in {elapsed / 60:.1f} min")
 
 
+# ------------------------------------------------------------- distill
+
+DISTILL_STEPS = 400
+DISTILL_LR = 1e-3
+
+
+def distill() -> None:
+    """Fine-tune the drafter towards the frozen target's soft labels.
+
+    Same English-first mixture, but the loss is KL(p_target || q_drafter) at
+    every position instead of next-token cross-entropy: the drafter learns
+    what the target predicts, which is what speculative acceptance rewards.
+    """
+    final = WORK / "drafter.distilled"
+    if final.exists():
+        log("distill: already done")
+        return
+    tokenizer = load_tokenizer()
+    streams = token_streams(tokenizer)
+    vocab = len(tokenizer)
+    target, drafter = build_model("target", vocab), build_model("drafter", vocab)
+    target.load_state_dict(torch.load(WORK / "target.pt", weights_only=False)["model"])
+    drafter.load_state_dict(torch.load(WORK / "drafter.pt", weights_only=False)["model"])
+    target.eval()
+    opt = torch.optim.AdamW(drafter.parameters(), lr=DISTILL_LR, betas=(0.9, 0.95),
+                            weight_decay=0.0)
+    rng = np.random.default_rng(SEED + 2)
+    bsz, mixture = MODELS["drafter"][5], MODELS["drafter"][7]
+    drafter.train()
+    t0, start = time.time(), time.time()
+    for step in range(1, DISTILL_STEPS + 1):
+        lr = DISTILL_LR * 0.5 * (1 + math.cos(math.pi * step / DISTILL_STEPS))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        x = batch(streams, mixture, rng, bsz)[:, :-1]
+        with torch.no_grad():
+            log_p = torch.log_softmax(target(input_ids=x).logits.float(), dim=-1)
+        log_q = torch.log_softmax(drafter(input_ids=x).logits.float(), dim=-1)
+        loss = torch.nn.functional.kl_div(log_q, log_p, log_target=True, reduction="none")
+        loss = loss.sum(-1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(drafter.parameters(), 1.0)
+        opt.step()
+        if step % 25 == 0:
+            now = time.time()
+            log(f"distill step {step}/{DISTILL_STEPS} KL {loss.item():.3f} "
+                f"{25 * bsz * SEQ_LEN / (now - t0):,.0f} tok/s")
+            t0 = now
+    state = torch.load(WORK / "drafter.pt", weights_only=False)
+    state["model"] = drafter.state_dict()
+    torch.save(state, WORK / "drafter.pt")
+    meta = json.loads((WORK / "drafter.final").read_text())
+    meta["distillation"] = {"steps": DISTILL_STEPS, "batch": bsz, "peak_lr": DISTILL_LR,
+                            "loss": "KL(p_target || q_drafter)", "mixture": "as training",
+                            "seconds": round(time.time() - start)}
+    (WORK / "drafter.final").write_text(json.dumps(meta, indent=2))
+    final.write_text("done\n")
+    log(f"distill: done in {(time.time() - start) / 60:.1f} min")
+
+
 # --------------------------------------------------------------- export
 
 
@@ -279,7 +342,8 @@ def export() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stage", choices=["tokenizer", "target", "drafter", "export", "all"])
+    parser.add_argument(
+        "stage", choices=["tokenizer", "target", "drafter", "distill", "export", "all"])
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(2)
@@ -289,6 +353,8 @@ def main() -> None:
         train("target")
     if args.stage in ("drafter", "all"):
         train("drafter")
+    if args.stage in ("distill", "all"):
+        distill()
     if args.stage in ("export", "all"):
         export()
 

@@ -4,6 +4,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from specaudit.audit.loading import load_tokenizer
 from specaudit.cli import app
 
 runner = CliRunner()
@@ -45,6 +46,7 @@ def test_run_writes_a_complete_run_directory(tiny_dirs, prompt_file, tmp_path):
     assert result.exit_code == 0, result.output
     records = read_records(out / "records.jsonl")
     assert len(records) == 8
+    tokenizer = load_tokenizer(str(tiny_dirs["target"]))
     # Round-robin over the four groups.
     assert [(r["language"], r["task"]) for r in records[:4]] == [
         ("en", "translation"), ("sw", "translation"), ("en", "story"), ("sw", "story")]
@@ -55,7 +57,7 @@ def test_run_writes_a_complete_run_directory(tiny_dirs, prompt_file, tmp_path):
         assert len(r["output_ids"]) <= 12
         assert r["steps"] and {"drafted", "accepted", "rejected", "position_accepted", "alpha",
                                "cross_entropy", "kl"} <= set(r["steps"][0])
-        assert r["prompt_ids"][0] != r["prompt_ids"][-1] or len(r["prompt_ids"]) == 1
+        assert r["prompt_ids"] == tokenizer(r["prompt"])["input_ids"]  # what was fed
         assert r["spec_time_s"] > 0 and r["baseline_time_s"] > 0 and r["target_forward_s"] > 0
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["gamma"] == 3 and config["max_new_tokens"] == 12 and config["seed"] == 0

@@ -47,6 +47,10 @@ Field reference (per prompt)
     Character counts, for tokens-per-character and characters-per-second.
 ``seed``
     The per-prompt seed derived from the run seed and the prompt id.
+``reference``
+    The prompt's expected output (e.g. a reference translation) as given in
+    the prompt set, for quality metrics such as chrF; ``None`` when the set
+    has none. Optional when reading: lines written before it existed lack it.
 
 Field reference (per step)
 --------------------------
@@ -79,7 +83,7 @@ Field reference (per step)
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 __all__ = ["RECORD_VERSION", "PromptRecord", "StepRecord"]
@@ -133,6 +137,8 @@ class PromptRecord:
     output_chars: int
     prompt_chars: int
     seed: int
+    # Added after RECORD_VERSION 1 shipped; a default keeps older lines readable.
+    reference: str | None = None
     record_version: int = field(default=RECORD_VERSION)
 
     def to_json(self) -> str:
@@ -146,7 +152,8 @@ class PromptRecord:
         Raises
         ------
         ValueError
-            If the line has another ``record_version`` or lacks a field.
+            If the line has another ``record_version`` or lacks a required
+            field (fields with a default, such as ``reference``, are optional).
         """
         version = data.get("record_version")
         if version != RECORD_VERSION:
@@ -155,9 +162,10 @@ class PromptRecord:
                 f"{RECORD_VERSION}); re-run the audit with this version"
             )
         names = {f.name for f in fields(cls)}
-        missing = sorted(names - data.keys())
+        required = {f.name for f in fields(cls) if f.default is MISSING}
+        missing = sorted(required - data.keys())
         if missing:
             raise ValueError(f"record lacks fields: {', '.join(missing)}")
-        values = {k: data[k] for k in names}
+        values = {k: data[k] for k in names if k in data}
         values["steps"] = [StepRecord(**s) for s in data["steps"]]
         return cls(**values)

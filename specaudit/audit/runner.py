@@ -223,6 +223,7 @@ def _decode_prompt(
         output_chars=len(text),
         prompt_chars=len(prompt.prompt),
         seed=spec_seed,
+        reference=prompt.reference,
     )
 
 

@@ -231,7 +231,8 @@ def prompt_frame(
 
     - identity: ``id``, ``language``, ``task``, ``group`` (``"language/task"``),
       ``item_id``, ``split``, ``lossless``;
-    - text: ``prompt`` and ``output_text`` (``None`` when a record lacks them);
+    - text: ``prompt``, ``output_text`` and ``reference`` (``None`` when a
+      record lacks them), and ``output_ids`` (a list per row);
     - step sums: ``n_steps``, ``drafted``, ``accepted``, ``rejections``,
       ``verified``, ``emitted`` (= sum of n_t + 1), ``alpha_sum``,
       ``cross_entropy_sum``, ``kl_sum``;
@@ -264,6 +265,8 @@ def prompt_frame(
             "lossless": [r.get("lossless") for r in records],
             "prompt": [r.get("prompt") for r in records],
             "output_text": [r.get("output_text") for r in records],
+            "reference": [r.get("reference") for r in records],
+            "output_ids": [list(r["output_ids"]) for r in records],
         }
     )
     frame["group"] = frame["language"] + "/" + frame["task"]

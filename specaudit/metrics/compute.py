@@ -4,12 +4,14 @@ The one entry point, :func:`compute_metrics`, checks its arguments, tabulates
 the records, then computes (always in this order, all resampling drawn from
 one ``numpy.random.default_rng(seed)``): each group's figures, the spread
 across all groups, the spread within each task, and the contrasts against
-the reference. Prompts are sorted by (task, language, id) first, so the
+the reference, and last each group's output quality (degeneracy, chrF;
+:mod:`specaudit.metrics.quality`). Prompts are sorted by (task, language, id) first, so the
 numbers depend on the records and the arguments only, not on line order.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from numbers import Integral, Real
 from typing import Any
@@ -19,8 +21,10 @@ import pandas as pd
 
 from specaudit.metrics._load import infer_gamma, prompt_frame, step_frame, validate_records
 from specaudit.metrics.contrasts import contrasts
+from specaudit.metrics.devices import device_notes
 from specaudit.metrics.disparity import spread
 from specaudit.metrics.group import group_metrics, prompt_metrics
+from specaudit.metrics.quality import group_quality, prompt_quality
 from specaudit.metrics.result import Disparity, MetricsResult, MetricsSettings, TaskDisparity
 
 __all__ = ["compute_metrics"]
@@ -165,10 +169,12 @@ def compute_metrics(
         .sort_values(["task", "language", "id"], kind="stable")
         .reset_index(drop=True)
     )
+    quality = prompt_quality(prompts)
     groups = {key: frame for key, frame in prompts.groupby("group", sort=False)}
     pairs, notes = _reference_pairs(
         groups, reference_language=reference_language, reference=reference
     )
+    notes += device_notes(records)
     rng = np.random.default_rng(seed)
     options = {"n_boot": int(n_boot), "rng": rng, "confidence_level": confidence_level}
 
@@ -207,6 +213,16 @@ def compute_metrics(
     )
     notes += contrast_notes
 
+    # Quality comes last so that its resampling leaves every figure above
+    # exactly as it was before quality figures existed.
+    with_quality = prompts.join(quality)
+    for i, frame in enumerate(groups.values()):
+        group_q, quality_notes = group_quality(
+            with_quality.loc[frame.index], min_prompts=int(min_prompts), **options
+        )
+        group_results[i] = dataclasses.replace(group_results[i], quality=group_q)
+        notes += quality_notes
+
     disparity = Disparity(
         groups=tuple(enough),
         worst_group=worst,
@@ -230,5 +246,5 @@ def compute_metrics(
         groups=tuple(group_results),
         disparity=disparity,
         notes=tuple(notes),
-        prompts=prompt_metrics(prompts),
+        prompts=prompt_metrics(prompts, quality=quality),
     )

@@ -31,7 +31,11 @@ their steps; gamma is the run's draft length):
   distributional_alpha_token.
 - ``tokens_per_char`` = sum len(output_ids) / sum output_chars;
   ``chars_per_s_plain`` / ``chars_per_s_spec`` = sum output_chars over summed
-  baseline / speculative time (the same text in greedy mode).
+  baseline / speculative time (the same text in greedy mode);
+  ``tokens_per_s_plain`` / ``tokens_per_s_spec`` the same with sum
+  len(output_ids). Characters per second is what users feel: a language the
+  tokenizer splits finely gets fewer characters from the same tokens per
+  second.
 - ``bound_tv``, ``bound_kl``, ``bound_ce``: Theorem 1 lower bounds
   (:mod:`specaudit.metrics.divergence`).
 """
@@ -75,9 +79,10 @@ from specaudit.metrics.speedup import (
     share_slower,
     speedup_quantiles,
     tokens_per_char,
+    tokens_per_second,
 )
 
-__all__ = ["group_metrics", "group_statistic", "prompt_metrics"]
+__all__ = ["figure_estimates", "group_metrics", "group_statistic", "prompt_metrics"]
 
 _SUMMED = (
     "one",
@@ -169,6 +174,8 @@ def _figures(s: dict[str, np.ndarray], ratios: np.ndarray, gamma: int) -> list[n
         "tokens_per_char": tokens_per_char(s["n_output_tokens"], s["output_chars"]),
         "chars_per_s_plain": chars_per_second(s["output_chars"], s["baseline_time_s"]),
         "chars_per_s_spec": chars_per_second(s["output_chars"], s["spec_time_s"]),
+        "tokens_per_s_plain": tokens_per_second(s["n_output_tokens"], s["baseline_time_s"]),
+        "tokens_per_s_spec": tokens_per_second(s["n_output_tokens"], s["spec_time_s"]),
         "bound_tv": bound_tv(tv, gamma, c),
         "bound_kl": bound_kl(kl, gamma, c),
         "bound_ce": bound_ce(ce, gamma, c),
@@ -209,6 +216,66 @@ def group_statistic(frame: pd.DataFrame, gamma: int) -> Callable[..., np.ndarray
     return statistic
 
 
+def figure_estimates(
+    statistic: Callable[..., np.ndarray],
+    n: int,
+    *,
+    names: list[str],
+    where: str,
+    sufficient: bool,
+    n_columns: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    confidence_level: float,
+) -> tuple[list[Estimate], list[str]]:
+    """Estimates of a group statistic's figures, with intervals when ``sufficient``.
+
+    Prompts (rows ``0..n-1``) are resampled within the group by
+    :func:`~specaudit.metrics.bootstrap.bootstrap_intervals` (expanded
+    percentile intervals). Without ``sufficient`` prompts the figures get
+    point estimates only, status ``"insufficient data"``, and no random
+    numbers are drawn.
+
+    Parameters
+    ----------
+    statistic : callable
+        ``statistic(rows, axis=-1)`` returning one figure per entry of ``names``.
+    n : int
+        Prompts in the group.
+    names, where : list of str, str
+        Figure names and the group label, for the interval notes.
+    sufficient : bool
+        Whether the group has enough prompts for intervals.
+    n_columns : int
+        Per-prompt columns the statistic gathers (bounds the batch size).
+    n_boot, rng, confidence_level
+        As in :func:`~specaudit.metrics.bootstrap.bootstrap_intervals`.
+
+    Returns
+    -------
+    list of Estimate
+        In ``names`` order.
+    list of str
+        Notes on interval caveats.
+    """
+    if not sufficient:
+        values = statistic(np.arange(n))
+        return [Estimate.of(v, sufficient=False) for v in values], []
+    iv = bootstrap_intervals(
+        (np.arange(n),),
+        statistic,
+        n_boot=n_boot,
+        rng=rng,
+        confidence_level=confidence_level,
+        n_units=n,
+        batch=max(1, _GATHER_ELEMENTS // (n * n_columns)),
+    )
+    estimates = [
+        Estimate.of(e, lo, hi) for e, lo, hi in zip(iv.estimate, iv.low, iv.high, strict=True)
+    ]
+    return estimates, interval_notes(iv, names, where)
+
+
 def group_metrics(
     frame: pd.DataFrame,
     *,
@@ -233,28 +300,19 @@ def group_metrics(
     """
     language, task = str(frame["language"].iloc[0]), str(frame["task"].iloc[0])
     n = len(frame)
-    statistic = group_statistic(frame, gamma)
     names = [*GROUP_METRICS] + [f"position_acceptance_{i}" for i in range(1, gamma + 1)]
     sufficient = n >= min_prompts
-    notes: list[str] = []
-    if sufficient:
-        batch = max(1, _GATHER_ELEMENTS // (n * (len(_SUMMED) + 2 * gamma)))
-        iv = bootstrap_intervals(
-            (np.arange(n),),
-            statistic,
-            n_boot=n_boot,
-            rng=rng,
-            confidence_level=confidence_level,
-            n_units=n,
-            batch=batch,
-        )
-        estimates = [
-            Estimate.of(e, lo, hi) for e, lo, hi in zip(iv.estimate, iv.low, iv.high, strict=True)
-        ]
-        notes = interval_notes(iv, names, f"{language}/{task}")
-    else:
-        values = statistic(np.arange(n))
-        estimates = [Estimate.of(v, sufficient=False) for v in values]
+    estimates, notes = figure_estimates(
+        group_statistic(frame, gamma),
+        n,
+        names=names,
+        where=f"{language}/{task}",
+        sufficient=sufficient,
+        n_columns=len(_SUMMED) + 2 * gamma,
+        n_boot=n_boot,
+        rng=rng,
+        confidence_level=confidence_level,
+    )
     by_name = dict(zip(names, estimates, strict=True))
     metrics = GroupMetrics(
         language=language,
@@ -268,17 +326,21 @@ def group_metrics(
     return metrics, notes
 
 
-def prompt_metrics(frame: pd.DataFrame) -> pd.DataFrame:
+def prompt_metrics(frame: pd.DataFrame, *, quality: pd.DataFrame | None = None) -> pd.DataFrame:
     """Build the ``prompts.csv`` table: each prompt's own figures.
 
     Identity columns come first (``lossless`` included: whether speculative
     output equalled plain decoding, empty in sampling mode), then the
-    figures, then the texts ``prompt`` and ``output_text`` last, for reports.
+    figures, then the columns of ``quality`` (the output-quality measures of
+    :func:`~specaudit.metrics.quality.prompt_quality`), then the texts
+    ``prompt``, ``output_text`` and ``reference`` last, for reports.
 
     Parameters
     ----------
     frame : DataFrame
         :func:`~specaudit.metrics._load.prompt_frame` output.
+    quality : DataFrame, optional
+        Per-prompt quality columns with the same index as ``frame``.
     """
     out = frame[
         ["id", "language", "task", "group", "item_id", "split", "lossless", "n_steps"]
@@ -297,6 +359,11 @@ def prompt_metrics(frame: pd.DataFrame) -> pd.DataFrame:
     out["tokens_per_char"] = tokens_per_char(frame["n_output_tokens"], frame["output_chars"])
     out["draft_forward_s"] = frame["draft_forward_s"]
     out["target_forward_s"] = frame["target_forward_s"]
+    if quality is not None:
+        for name in quality.columns:
+            out[name] = quality[name]
     out["prompt"] = frame["prompt"]
     out["output_text"] = frame["output_text"]
+    if "reference" in frame.columns:
+        out["reference"] = frame["reference"]
     return out.reset_index(drop=True)

@@ -25,11 +25,14 @@ import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from specaudit.atomic import write_atomic
+
+if TYPE_CHECKING:
+    from specaudit.metrics.quality_result import GroupQuality
 
 __all__ = [
     "GROUP_METRICS",
@@ -77,6 +80,8 @@ GROUP_METRICS: tuple[str, ...] = (
     "tokens_per_char",
     "chars_per_s_plain",
     "chars_per_s_spec",
+    "tokens_per_s_plain",
+    "tokens_per_s_spec",
     "bound_tv",
     "bound_kl",
     "bound_ce",
@@ -168,6 +173,9 @@ class GroupMetrics:
     """All per-group figures of one (language, task) group.
 
     See :mod:`specaudit.metrics.group` for the definition of every metric.
+    ``quality`` holds the output-quality figures
+    (:class:`~specaudit.metrics.quality_result.GroupQuality`); it is ``None``
+    in results written before they existed.
     """
 
     language: str
@@ -197,9 +205,12 @@ class GroupMetrics:
     tokens_per_char: Estimate
     chars_per_s_plain: Estimate
     chars_per_s_spec: Estimate
+    tokens_per_s_plain: Estimate
+    tokens_per_s_spec: Estimate
     bound_tv: Estimate
     bound_kl: Estimate
     bound_ce: Estimate
+    quality: GroupQuality | None = None
 
     @property
     def group(self) -> str:
@@ -215,9 +226,22 @@ class GroupMetrics:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GroupMetrics:
-        """Build from the JSON form written by :meth:`to_dict`."""
+        """Build from the JSON form written by :meth:`to_dict`.
+
+        Figures added after a ``metrics.json`` was written (throughput in
+        tokens per second, ``quality``) read as undefined (``None``).
+        """
+        from specaudit.metrics.quality_result import GroupQuality
+
         values: dict[str, Any] = {}
         for f in fields(cls):
+            if f.name == "quality":
+                raw = data.get("quality")
+                values[f.name] = None if raw is None else GroupQuality.from_dict(raw)
+                continue
+            if f.name in GROUP_METRICS and f.name not in data:
+                values[f.name] = Estimate.of(None)
+                continue
             raw = data[f.name]
             if f.name == "position_acceptance":
                 values[f.name] = tuple(Estimate.from_dict(e) for e in raw)
@@ -245,6 +269,8 @@ class GroupMetrics:
             row[name] = est.estimate
             row[f"{name}_ci_low"] = est.ci_low
             row[f"{name}_ci_high"] = est.ci_high
+        if self.quality is not None:
+            row.update(self.quality.csv_columns())
         return row
 
 
@@ -549,7 +575,9 @@ class MetricsResult:
 
 
 def _json_value(value: Any) -> Any:
-    if isinstance(value, Estimate | Contrast | TaskDisparity):
+    from specaudit.metrics.quality_result import GroupQuality
+
+    if isinstance(value, Estimate | Contrast | TaskDisparity | GroupQuality):
         return value.to_dict()
     if isinstance(value, tuple | list):
         return [_json_value(v) for v in value]

@@ -28,6 +28,7 @@ __all__ = [
     "share_slower",
     "speedup_quantiles",
     "tokens_per_char",
+    "tokens_per_second",
 ]
 
 
@@ -130,3 +131,8 @@ def tokens_per_char(n_tokens: ArrayLike, n_chars: ArrayLike) -> np.ndarray:
 def chars_per_second(n_chars: ArrayLike, time_s: ArrayLike) -> np.ndarray:
     """Output characters per second of wall time (prefill included)."""
     return safe_ratio(n_chars, time_s)
+
+
+def tokens_per_second(n_tokens: ArrayLike, time_s: ArrayLike) -> np.ndarray:
+    """Output tokens per second of wall time (prefill included)."""
+    return safe_ratio(n_tokens, time_s)

@@ -137,10 +137,22 @@ def run(
         bool, typer.Option(help="Continue the run in --out without redoing finished prompts.")
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Decode only shard K/N (0-based), e.g. a Slurm array task; "
+            "then `specaudit merge`. Not needed under accelerate launch or torchrun."
+        ),
+    ] = None,
+    shard_by: Annotated[
+        str,
+        typer.Option(help="Split across processes by whole (language, task) group, or prompt."),
+    ] = "group",
 ) -> None:
     """Audit a drafter-target pair; with no arguments, the built-in demo pair."""
     from specaudit.audit.config import load_config
     from specaudit.audit.runner import AuditInterrupted, run_audit
+    from specaudit.audit.shard import SHARD_STRATEGIES, ShardSpec
 
     overrides = {
         "target": target,
@@ -169,6 +181,9 @@ def run(
         "warmup": warmup,
     }
     cfg = load_config(config, overrides)
+    shard_spec = ShardSpec.parse(shard) if shard is not None else None
+    if shard_by not in SHARD_STRATEGIES:
+        raise UserInputError(f"--shard-by {shard_by!r} is not valid; use group or prompt")
     if gate_policy is not None:  # a bad policy must not cost a whole audit
         from specaudit.gate.policy import load_policy
 
@@ -178,7 +193,9 @@ def run(
             raise typer.BadParameter("--resume needs --out naming the run to continue")
         out = Path("runs") / f"run-{dt.datetime.now():%Y%m%d-%H%M%S}"
     try:
-        summary = run_audit(cfg, out, resume=resume, progress=progress)
+        summary = run_audit(
+            cfg, out, resume=resume, progress=progress, shard=shard_spec, shard_by=shard_by
+        )
     except AuditInterrupted as stop:
         typer.echo(
             f"interrupted: {stop.done}/{stop.total} prompts saved in {stop.run_dir}; "
@@ -186,9 +203,14 @@ def run(
             err=True,
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    if not summary.complete:
+        _echo_shard_done(summary, by_hand=shard_spec is not None)
+        return
+    _echo_merged(summary.merged)
+    n_prompts = summary.merged.n_records if summary.merged else summary.n_prompts
     typer.echo(
         f"records: {summary.run_dir / 'records.jsonl'} "
-        f"({summary.n_prompts} prompts, {summary.n_new} decoded now)"
+        f"({n_prompts} prompts, {summary.n_new} decoded now)"
     )
     _write_metrics(summary.run_dir)
     if summary.n_not_lossless:
@@ -201,6 +223,54 @@ def run(
     _write_report(summary.run_dir, gate=gate_result)
     if gate_result is not None:
         raise typer.Exit(gate_result.exit_code)
+
+
+def _echo_shard_done(summary, *, by_hand: bool) -> None:
+    """Say where a shard's records went and who merges them."""
+    shard = summary.shard
+    typer.echo(
+        f"shard {shard}: {summary.n_prompts} prompts in "
+        f"{summary.run_dir / f'records.rank-{shard.index}.jsonl'} ({summary.n_new} decoded now)"
+    )
+    if summary.n_not_lossless:
+        typer.echo(f"WARNING: {summary.n_not_lossless} greedy prompts were NOT lossless", err=True)
+    if by_hand:
+        typer.echo(f"when every shard has finished: specaudit merge {summary.run_dir}")
+    else:
+        typer.echo("rank 0 merges the shards and writes metrics and the report")
+
+
+def _echo_merged(merged) -> None:
+    """Say what a merge of shard files did."""
+    if merged is None:
+        return
+    typer.echo(
+        f"merged {merged.n_shard_files} shard files into {merged.path} "
+        f"({merged.n_records} prompts"
+        + (f"; dropped {merged.n_duplicates} duplicate copies" if merged.n_duplicates else "")
+        + ")"
+    )
+
+
+@app.command()
+@_errors_to_exit
+def merge(
+    run_dir: Annotated[
+        Path, typer.Argument(help="A run directory with records.rank-K.jsonl files.")
+    ],
+) -> None:
+    """Merge the shards of a run (e.g. Slurm array tasks) into records.jsonl, then metrics."""
+    from specaudit.audit.rundir import RunDir
+
+    directory = RunDir(run_dir)
+    plan = directory.read_plan()
+    if plan is None:
+        raise UserInputError(
+            f"{run_dir} has no shards.json: not a sharded run (run it with --shard K/N)"
+        )
+    _echo_merged(directory.merge(list(plan.ids)))
+    _write_metrics(run_dir)
+    _write_report(run_dir)
 
 
 def _write_metrics(run_dir: Path, **options) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import platform
 import sys
@@ -12,7 +13,7 @@ import torch
 
 import specaudit
 
-__all__ = ["collect_environment"]
+__all__ = ["collect_environment", "device_label"]
 
 _PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "numpy", "accelerate", "gguf")
 
@@ -35,15 +36,31 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+@functools.cache
+def device_label(device: torch.device) -> str:
+    """Name the kind of device, to tell apart hardware that times differently.
+
+    The GPU's name for CUDA devices (two ``cuda:N`` of one model are alike),
+    ``cpu (<CPU model>)`` for the CPU, else the device type.
+    """
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "cpu":
+        return f"cpu ({_cpu_name()})"
+    return device.type
+
+
 def collect_environment(*, device: torch.device, dtype: torch.dtype, seed: int) -> dict:
     """Versions, device, dtype, thread counts and seed, as a JSON-ready dict."""
     env = {
         "specaudit": specaudit.__version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "host": platform.node(),
         "packages": {name: _version(name) for name in _PACKAGES},
         "device": str(device),
         "device_type": device.type,
+        "device_name": device_label(device),
         "dtype": str(dtype).removeprefix("torch."),
         "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(),

@@ -51,6 +51,11 @@ Field reference (per prompt)
     The prompt's expected output (e.g. a reference translation) as given in
     the prompt set, for quality metrics such as chrF; ``None`` when the set
     has none. Optional when reading: lines written before it existed lack it.
+``device_name``
+    The kind of device that decoded and timed this prompt: the GPU's name, or
+    ``cpu (<CPU model>)``. Shards of one run can differ; metrics then note
+    that groups were timed on different hardware. Optional when reading, like
+    ``reference``.
 
 Field reference (per step)
 --------------------------
@@ -139,6 +144,7 @@ class PromptRecord:
     seed: int
     # Added after RECORD_VERSION 1 shipped; a default keeps older lines readable.
     reference: str | None = None
+    device_name: str | None = None
     record_version: int = field(default=RECORD_VERSION)
 
     def to_json(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,12 +11,13 @@ import torch
 from tqdm.auto import tqdm
 
 from specaudit.audit.config import RunConfig
-from specaudit.audit.device import resolve_device, resolve_dtype
+from specaudit.audit.device import resolve_dtype
 from specaudit.audit.drafters.base import Drafter
 from specaudit.audit.drafters.neural import NeuralDrafter
 from specaudit.audit.drafters.ngram import NGramDrafter
 from specaudit.audit.engine import SpeculativeEngine
-from specaudit.audit.environment import collect_environment
+from specaudit.audit.environment import collect_environment, device_label
+from specaudit.audit.launch import Placement, resolve_placement
 from specaudit.audit.loading import (
     NGRAM_PREFIX,
     LoadedModel,
@@ -28,8 +30,9 @@ from specaudit.audit.loading import (
 from specaudit.audit.ngram import NGramModel
 from specaudit.audit.prompts import Prompt, builtin_prompt_dir, load_prompts, select_prompts
 from specaudit.audit.records import PromptRecord
-from specaudit.audit.rundir import RunDir
+from specaudit.audit.rundir import MergeSummary, RunDir
 from specaudit.audit.sampling import Decoding, TokenSampler
+from specaudit.audit.shard import ShardPlan, ShardSpec, Strategy
 from specaudit.errors import UserInputError
 
 __all__ = ["AuditInterrupted", "RunSummary", "builtin_pair", "derive_seed", "run_audit"]
@@ -40,9 +43,16 @@ class RunSummary:
     """What a finished (or resumed) run did."""
 
     run_dir: Path
-    n_prompts: int  #: prompts in the run, done earlier or now
+    n_prompts: int  #: prompts of this process (its shard's, if sharded), done earlier or now
     n_new: int  #: prompts decoded by this invocation
     n_not_lossless: int  #: greedy prompts whose outputs differed (a bug if > 0)
+    shard: ShardSpec | None = None  #: this process's shard; None for an ordinary run
+    merged: MergeSummary | None = None  #: the merge this process did, if any
+
+    @property
+    def complete(self) -> bool:
+        """Whether ``records.jsonl`` now holds the whole run (metrics can follow)."""
+        return self.shard is None or self.merged is not None
 
 
 class AuditInterrupted(Exception):
@@ -224,17 +234,32 @@ def _decode_prompt(
         prompt_chars=len(prompt.prompt),
         seed=spec_seed,
         reference=prompt.reference,
+        device_name=device_label(device),
     )
 
 
 def run_audit(
-    config: RunConfig, out: str | Path, *, resume: bool = False, progress: bool = True
+    config: RunConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    shard: ShardSpec | None = None,
+    shard_by: Strategy = "group",
+    poll_s: float = 1.0,
 ) -> RunSummary:
     """Audit a drafter-target pair over a prompt selection.
 
     Everything that can be checked is checked before the first decode: the
     device, the prompts, the models, their shared vocabulary and every
     prompt's length against both contexts.
+
+    Under ``accelerate launch`` or ``torchrun`` (or with ``shard``), this
+    process decodes only its shard of the prompts (see
+    :mod:`specaudit.audit.shard`) into ``records.rank-K.jsonl``. Under a
+    launcher, rank 0 then waits for the other shards and merges them into
+    ``records.jsonl`` in prompt order; ``--shard`` processes leave the merge
+    to ``specaudit merge``.
 
     Parameters
     ----------
@@ -245,7 +270,13 @@ def run_audit(
     resume : bool
         Continue a run in ``out`` without redoing finished prompts.
     progress : bool
-        Show a progress bar.
+        Show a progress bar (on the first process of each machine only).
+    shard : ShardSpec or None
+        Decode only this shard, without a launcher (e.g. a Slurm array task).
+    shard_by : {"group", "prompt"}
+        Deal whole (language, task) groups to shards (default), or prompts.
+    poll_s : float
+        How often rank 0 looks at the other shards while it waits.
 
     Raises
     ------
@@ -254,7 +285,8 @@ def run_audit(
     AuditInterrupted
         On Ctrl-C, after the finished prompts are safely on disk.
     """
-    device = resolve_device(config.device)
+    placement = resolve_placement(config.device, shard)
+    device = placement.device
     dtype = resolve_dtype(config.dtype, device)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
@@ -278,6 +310,7 @@ def run_audit(
         allow_pickle=config.allow_pickle,
     )
     drafter, drafter_info = _load_drafter(drafter_spec, config, target, device, dtype)
+    # Every shard checks every prompt, so bad input stops all of them alike.
     encoded = [(p, encode(target.tokenizer, p, config)) for p in selection]
     _check_lengths(
         encoded,
@@ -288,12 +321,29 @@ def run_audit(
         config.max_new_tokens,
     )
 
-    run_dir = RunDir(out)
+    run_dir, plan = _open_run_dir(out, config, placement, selection, shard_by, resume=resume)
     done = run_dir.start(config.model_dump(mode="json"), resume=resume)
+    if plan is not None:
+        run_dir.write_plan(plan)
     environment = collect_environment(device=device, dtype=dtype, seed=config.seed)
     environment["models"] = {"target": target.info, "drafter": drafter_info}
+    if placement.shard is not None:
+        environment["shard"] = {
+            "index": placement.shard.index,
+            "count": placement.shard.count,
+            "by": shard_by,
+            "launcher": "accelerate/torchrun" if placement.launched else "--shard",
+        }
     run_dir.write_environment(environment)
 
+    # The global index i keeps each prompt's decode order (see _decode_prompt)
+    # the same as in a single-process run.
+    mine = [
+        (i, p, ids)
+        for i, (p, ids) in enumerate(encoded)
+        if plan is None or plan.shards[i] == placement.shard.index
+    ]
+    todo = [(i, p, ids) for i, p, ids in mine if p.id not in done]
     decoding = Decoding(config.mode, config.temperature, config.top_k, config.top_p)
     engine = SpeculativeEngine(
         target.model,
@@ -302,14 +352,79 @@ def run_audit(
         eos_ids=_eos_ids(target),
         divergence_temperature=config.divergence_temperature,
     )
-    todo = [(i, p, ids) for i, (p, ids) in enumerate(encoded) if p.id not in done]
     if todo:
         _warm_up(engine, decoding, todo[0][2], config)
+    show = progress and (placement.shard is None or _is_local_main())
+    n_new, n_not_lossless = _decode_all(
+        engine,
+        decoding,
+        config,
+        todo,
+        run_dir,
+        device,
+        target.tokenizer,
+        total=len(mine),
+        progress=show,
+    )
 
+    merged = None
+    if placement.merges and (plan is not None or run_dir.shard_files()):
+        if placement.launched:
+            _wait_for_shards(run_dir, plan, poll_s=poll_s)
+        merged = run_dir.merge([p.id for p in selection])
+    return RunSummary(
+        run_dir.path, len(mine), n_new, n_not_lossless, shard=placement.shard, merged=merged
+    )
+
+
+def _open_run_dir(
+    out: str | Path,
+    config: RunConfig,
+    placement: Placement,
+    selection: list[Prompt],
+    shard_by: Strategy,
+    *,
+    resume: bool,
+) -> tuple[RunDir, ShardPlan | None]:
+    """Return this process's view of the run directory, and the plan if sharded."""
+    if placement.shard is None:
+        return RunDir(out), None
+    # The plan depends on the prompt selection alone, never on what is done:
+    # processes read the directory at different moments, and a plan built
+    # from what each saw could hand one prompt to two of them.
+    plan = ShardPlan.build(
+        [p.id for p in selection],
+        [p.group for p in selection],
+        placement.shard.count,
+        by=shard_by,
+    )
+    return RunDir(out, shard=placement.shard.index), plan
+
+
+def _is_local_main() -> bool:
+    """Whether this is the first process on its machine (it alone shows progress)."""
+    from accelerate import PartialState
+
+    return PartialState().is_local_main_process
+
+
+def _decode_all(
+    engine: SpeculativeEngine,
+    decoding: Decoding,
+    config: RunConfig,
+    todo: list[tuple[int, Prompt, list[int]]],
+    run_dir: RunDir,
+    device,
+    tokenizer,
+    *,
+    total: int,
+    progress: bool,
+) -> tuple[int, int]:
+    """Decode and append each prompt of ``todo``; return (new, not lossless) counts."""
     n_not_lossless, n_new = 0, 0
     bar = tqdm(
-        total=len(encoded),
-        initial=len(encoded) - len(todo),
+        total=total,
+        initial=total - len(todo),
         disable=not progress,
         unit="prompt",
         dynamic_ncols=True,
@@ -317,9 +432,7 @@ def run_audit(
     tokens, spec_seconds = 0, 0.0
     try:
         for index, prompt, ids in todo:
-            record = _decode_prompt(
-                engine, decoding, config, prompt, ids, index, device, target.tokenizer
-            )
+            record = _decode_prompt(engine, decoding, config, prompt, ids, index, device, tokenizer)
             run_dir.append(record)
             n_new += 1
             tokens += len(record.output_ids)
@@ -334,11 +447,37 @@ def run_audit(
             bar.update()
     except KeyboardInterrupt:
         bar.close()
-        raise AuditInterrupted(
-            run_dir.path, len(encoded) - len(todo) + n_new, len(encoded)
-        ) from None
+        raise AuditInterrupted(run_dir.path, total - len(todo) + n_new, total) from None
     bar.close()
-    return RunSummary(run_dir.path, len(encoded), n_new, n_not_lossless)
+    return n_new, n_not_lossless
+
+
+def _wait_for_shards(run_dir: RunDir, plan: ShardPlan, *, poll_s: float) -> None:
+    """Block until every prompt of ``plan`` and every rank's environment is on disk.
+
+    Rank 0 waits on the files rather than on a collective such as
+    ``PartialState.wait_for_everyone()``: shards often finish far apart
+    (groups differ in length, ranks in hardware), and a barrier gives up after
+    the process group's timeout (30 minutes by default), killing a healthy
+    run. The files are what gets merged anyway, so this waits for exactly
+    that. If another rank dies, torchrun (behind ``accelerate launch``) stops
+    this one too, so the wait cannot hang on a dead rank.
+    """
+    said = None
+    while True:
+        left = plan.missing(run_dir.done_ids())
+        no_env = set(range(plan.count)) - set(run_dir.shard_files("environment"))
+        if not left and not no_env:
+            return
+        waiting = sorted(set(left) | no_env)
+        if waiting != said:
+            n_left = sum(map(len, left.values()))
+            tqdm.write(
+                f"rank 0: waiting for shard(s) {', '.join(map(str, waiting))} "
+                f"({n_left} prompts left)"
+            )
+            said = waiting
+        time.sleep(poll_s)
 
 
 def _warm_up(

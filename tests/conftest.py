@@ -91,6 +91,11 @@ def tiny_dirs(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture()
 def prompt_file(tmp_path) -> Path:
     """A small user prompt set: 2 languages x 2 tasks x 2 prompts, parallel item ids."""
+    return write_prompt_file(tmp_path / "prompts.jsonl")
+
+
+def write_prompt_file(path: Path) -> Path:
+    """Write the ``prompt_file`` set to ``path`` (for fixtures of a wider scope)."""
     rows = []
     texts = {"en": ["the cat sat", "the dog sat on"], "sw": ["mbwa anakula", "paka analala"]}
     for task in ("translation", "story"):
@@ -106,6 +111,5 @@ def prompt_file(tmp_path) -> Path:
                         "split": "eval",
                     }
                 )
-    path = tmp_path / "prompts.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return path

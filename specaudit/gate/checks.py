@@ -28,7 +28,13 @@ within ``1 - confidence_level``. ``intervals: marginal`` uses each
 contrast's own interval instead. The Holm-adjusted p-values of the metrics
 test *no disparity* (ratio 1, gap 0), not the policy's threshold, so they
 cannot decide a check against tau = 0.8; they are shown beside the decision.
-``min_speedup`` and ``max_unfairness_u`` use the figure's own interval.
+``min_speedup``, ``min_non_degenerate_share`` and ``max_unfairness_u`` use the
+figure's own interval.
+
+``min_non_degenerate_share`` is the gate's word on output quality: a group
+whose outputs are mostly degenerate (repetition loops, which inflate
+acceptance) does not count as served, however fast it decodes. Metrics
+written before quality figures existed make it inconclusive.
 """
 
 from __future__ import annotations
@@ -253,6 +259,36 @@ def _contrast_figure(
     )
 
 
+def _non_degenerate_figure(result: MetricsResult, key: str) -> Figure:
+    group = result.group(key)
+    level = result.settings.confidence_level
+    if group.quality is None:
+        return Figure(
+            key,
+            "non-degenerate share",
+            None,
+            None,
+            None,
+            level,
+            "marginal",
+            "no quality figures in metrics.json: recompute them with `specaudit metrics`",
+        )
+    share = group.quality.non_degenerate_share
+    missing = None
+    if share.status != STATUS_OK:
+        missing = _insufficient(group.n_prompts, result.settings.min_prompts)
+    return Figure(
+        key,
+        "non-degenerate share",
+        share.estimate,
+        share.ci_low,
+        share.ci_high,
+        level,
+        "marginal",
+        missing,
+    )
+
+
 def _figures(check: Check, result: MetricsResult) -> list[Figure]:
     level = result.settings.confidence_level
     if check.metric == "max_unfairness_u":
@@ -275,6 +311,8 @@ def _figures(check: Check, result: MetricsResult) -> list[Figure]:
             )
             for subject, u in spreads
         ]
+    if check.metric == "min_non_degenerate_share":
+        return [_non_degenerate_figure(result, key) for key in check.groups]
     if check.metric == "min_speedup":
         figures = []
         for key in check.groups:

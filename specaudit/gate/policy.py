@@ -64,6 +64,7 @@ METRICS: dict[str, str] = {
     "max_unfairness_u": "disparity.unfairness_u (or by_task[].unfairness_u) <= threshold",
     "min_speedup": "groups[].speedup >= threshold",
     "max_acceptance_gap": "-disparity.contrasts[].acceptance_diff <= threshold",
+    "min_non_degenerate_share": "groups[].quality.non_degenerate_share >= threshold",
 }
 #: Checks on contrasts against the reference: the only ones with simultaneous intervals.
 CONTRAST_METRICS: tuple[str, ...] = ("min_speedup_ratio", "max_acceptance_gap")
@@ -78,6 +79,7 @@ _THRESHOLD_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "max_unfairness_u": (lambda t: 0.0 <= t < math.inf, "a variance >= 0"),
     "min_speedup": (lambda t: 0.0 < t < math.inf, "a speed-up > 0"),
     "max_acceptance_gap": (lambda t: 0.0 <= t <= 1.0, "an acceptance-rate gap in [0, 1]"),
+    "min_non_degenerate_share": (lambda t: 0.0 <= t <= 1.0, "a share in [0, 1]"),
 }
 
 

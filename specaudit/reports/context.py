@@ -27,6 +27,7 @@ from specaudit.reports.formatting import (
     value,
 )
 from specaudit.reports.method import MethodInfo, method_info
+from specaudit.reports.quality import QualityView, quality_view
 from specaudit.reports.rundata import RunData
 from specaudit.reports.status import (
     Badge,
@@ -152,6 +153,7 @@ class ReportContext:
     alpha: float
     examples: tuple[ExampleGroup, ...]
     method: MethodInfo
+    quality: QualityView
 
 
 def reference_groups(result: MetricsResult) -> set[str]:
@@ -218,7 +220,22 @@ def _slower_summary(
     return card, sentence
 
 
-def _verdict(result: MetricsResult, gate: GateView | None) -> Verdict:
+def _quality_card(result: MetricsResult, quality: QualityView) -> Card | None:
+    """Summarise degenerate output in a card, naming groups whose acceptance it inflates."""
+    if quality.missing:
+        return None
+    n_bad = sum(1 for r in quality.rows if r.badge.word != "output ok")
+    detail = (
+        f"acceptance inflated by degenerate output: {', '.join(quality.inflated)}"
+        if quality.inflated
+        else "no group's acceptance is inflated by degenerate output"
+    )
+    badge = next((r.badge for r in quality.rows if r.key in quality.inflated), None)
+    n_groups = len(result.groups)
+    return Card("Mostly degenerate output", f"{n_bad} of {n_groups} groups", detail, badge)
+
+
+def _verdict(result: MetricsResult, gate: GateView | None, quality: QualityView) -> Verdict:
     d = result.disparity
     spread = _spread_groups(result)
     worst = next((g for g in result.groups if g.group == d.worst_group), None)
@@ -273,6 +290,10 @@ def _verdict(result: MetricsResult, gate: GateView | None) -> Verdict:
     card, sentence = _slower_summary(slower, len(result.groups), d.share_slower)
     cards.append(card)
     sentences.append(sentence)
+    quality_card = _quality_card(result, quality)
+    if quality_card is not None:
+        cards.append(quality_card)
+    sentences += [*quality.warnings, *([quality.throughput] if quality.throughput else [])]
     return Verdict(tuple(cards), tuple(sentences), slower, gate)
 
 
@@ -391,16 +412,18 @@ def build_context(
     level = result.settings.confidence_level
     alpha = 1.0 - level
     refs = reference_groups(result)
+    quality = quality_view(result)
     return ReportContext(
         title=f"Speculative decoding fairness report: {run.name}",
         run_name=run.name,
         level=f"{level:.0%}",
         reference=", ".join(sorted(refs)) or result.disparity.reference,
-        verdict=_verdict(result, gate_view(gate)),
+        verdict=_verdict(result, gate_view(gate), quality),
         columns=tuple(LABELS[m] for m, _, _ in TABLE_COLUMNS),
         groups=_group_rows(result, refs),
         contrasts=_contrast_rows(result, alpha),
         alpha=alpha,
         examples=select_examples(result.prompts, per_group=examples_per_group),
         method=method_info(run),
+        quality=quality,
     )

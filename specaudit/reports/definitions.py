@@ -73,6 +73,33 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
         "same amount of text.",
     ),
     (
+        "tokens_per_s_plain / tokens_per_s_spec",
+        "Output tokens per second of wall time, plain and speculative; chars_per_s_plain and "
+        "chars_per_s_spec give the same for characters, which is what users feel.",
+    ),
+    (
+        "degenerate",
+        "A prompt whose output has one n-gram repeated back to back over at least half of "
+        "it (loop_share ≥ 0.5) or fewer than half distinct token bigrams (distinct_2 < 0.5); "
+        "degenerate_share is the group's share of such prompts.",
+    ),
+    (
+        "acceptance_rate_non_degenerate",
+        "acceptance_rate over the non-degenerate prompts only; speedup_non_degenerate likewise.",
+    ),
+    (
+        "distinct_n",
+        "Unique token n-grams over all n-grams of an output (n = 1, 2, 3); 1 means no repeats. "
+        "loop_length is the longest back-to-back repetition of one n-gram, in tokens; "
+        "compression_ratio is UTF-8 bytes over zlib-compressed bytes.",
+    ),
+    (
+        "chrf",
+        "sacrebleu's sentence chrF (character 6-grams, β = 2; chrf_plus_plus adds word "
+        "bigrams) of the output against the prompt's reference, 0–100, averaged over the "
+        "group's prompts with a reference.",
+    ),
+    (
         "cross_entropy",
         "The group's mean −Σ_x p log q of the drafter q against the target p over verified "
         "positions (D in the paper).",

@@ -130,6 +130,7 @@ def render_report(
         If the run directory or its metrics are missing or unreadable.
     """
     from specaudit.reports.plots import run_plots
+    from specaudit.reports.quality_plots import acceptance_quality_plot
 
     run = load_run(run_dir)
     path = _out_path(run.run_dir, out)
@@ -139,6 +140,7 @@ def render_report(
         title=context.title,
         ctx=context,
         plots=run_plots(run.result),
+        quality_plot=acceptance_quality_plot(run.result),
         links=_links(run.run_dir, path),
     )
     return write_atomic(path, text)

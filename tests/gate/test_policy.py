@@ -37,6 +37,7 @@ def test_example_policy_loads_and_fits_a_run(metrics):
         "min_speedup_ratio",
         "min_speedup",
         "max_acceptance_gap",
+        "min_non_degenerate_share",
         "max_unfairness_u",
     ]
     assert checks[0].threshold == 0.8 and checks[0].groups == ("sw/translation",)
@@ -71,7 +72,8 @@ def test_filters_by_language_and_task(metrics):
         (
             {"checks": [{"metric": "min_speedup_ration"}]},
             "unknown metric 'min_speedup_ration' (did you mean 'min_speedup_ratio'? allowed: "
-            "min_speedup_ratio, max_unfairness_u, min_speedup, max_acceptance_gap)",
+            "min_speedup_ratio, max_unfairness_u, min_speedup, max_acceptance_gap, "
+            "min_non_degenerate_share)",
         ),
         ({"check": []}, "policy: unknown field 'check' (did you mean 'checks'?"),
         ({"checks": []}, "checks: List should have at least 1 item"),

@@ -22,7 +22,7 @@ def slow_run(tmp_path_factory):
 def test_prompts_csv_carries_prompt_output_and_lossless(default_run):
     prompts = MetricsResult.read(default_run).prompts
     assert {"prompt", "output_text", "lossless"} <= set(prompts.columns)
-    assert list(prompts.columns[-2:]) == ["prompt", "output_text"]
+    assert list(prompts.columns[-3:]) == ["prompt", "output_text", "reference"]
     # Hostile and right-to-left text survives the CSV round trip unchanged.
     texts = set(prompts["prompt"])
     for hostile in HOSTILE:

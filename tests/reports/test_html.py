@@ -12,8 +12,16 @@ from specaudit.reports import render_report
 from tests.reports.builders import HOSTILE, SCRIPT, default_specs, make_run
 from tests.reports.htmlcheck import Page
 
-SECTIONS = ["verdict", "groups", "plots", "contrasts", "examples", "method"]
-PLOTS = ["speedup", "acceptance", "position", "analytic", "tokenization", "distribution"]
+SECTIONS = ["verdict", "groups", "quality", "plots", "contrasts", "examples", "method"]
+PLOTS = [
+    "quality",
+    "speedup",
+    "acceptance",
+    "position",
+    "analytic",
+    "tokenization",
+    "distribution",
+]
 
 
 @pytest.fixture(scope="module")

@@ -87,7 +87,13 @@ def resolve_placement(device: str, shard: ShardSpec | None = None) -> Placement:
             f"--device {device} under a {world}-process launch would put every rank on one "
             "GPU; leave --device auto (one GPU per rank) or use cpu"
         )
-    from accelerate import PartialState
+    try:
+        from accelerate import PartialState
+    except ImportError:
+        raise UserInputError(
+            f"this is a {world}-process launch, which needs accelerate: "
+            "pip install 'specaudit[scale]'"
+        ) from None
 
     # accelerate only chooses its CPU (gloo) backend when asked; without a GPU,
     # or with --device cpu, ask, or every rank would think it runs alone.

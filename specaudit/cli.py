@@ -245,7 +245,8 @@ def _echo_merged(merged) -> None:
     if merged is None:
         return
     typer.echo(
-        f"merged {merged.n_shard_files} shard files into {merged.path} "
+        f"merged {merged.n_shard_files} shard file{'s' * (merged.n_shard_files != 1)} "
+        f"into {merged.path} "
         f"({merged.n_records} prompts"
         + (f"; dropped {merged.n_duplicates} duplicate copies" if merged.n_duplicates else "")
         + ")"

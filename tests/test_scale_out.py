@@ -165,6 +165,16 @@ def test_shard_then_merge_equals_single_process(reference, tiny_dirs, tmp_path):
     assert_same_run(out, ref_dir)
 
 
+def test_plain_resume_finishes_and_merges_a_sharded_run(reference, tiny_dirs, tmp_path):
+    ref_dir, prompts = reference
+    out = tmp_path / "half"
+    assert run_cli(*pair_args(tiny_dirs, prompts, out, "--shard", "1/2")).exit_code == 0
+    resumed = run_cli(*pair_args(tiny_dirs, prompts, out, "--resume"))
+    assert resumed.exit_code == 0, resumed.output
+    assert "merged 1 shard file into" in resumed.output and "4 decoded now" in resumed.output
+    assert_same_run(out, ref_dir)
+
+
 def test_report_says_when_groups_were_timed_on_different_devices(reference, tmp_path):
     ref_dir, _ = reference
     out = tmp_path / "mixed"

@@ -233,25 +233,20 @@ class RunDir:
         shards = self.shard_files()
         merged = merge_records(order, (_lines(p) for p in self._record_files()))
         if merged.missing:
-            raise UserInputError(self._incomplete_message(merged.missing))
+            raise UserInputError(self._incomplete_message(order, merged.missing))
         write_atomic(self.merged_path, "".join(line + "\n" for line in merged.lines))
         self._merge_environments()
         for path in shards.values():
             path.unlink()
         return MergeSummary(self.merged_path, len(merged.lines), len(shards), merged.n_duplicates)
 
-    def _incomplete_message(self, missing: tuple[str, ...]) -> str:
+    def _incomplete_message(self, order: list[str], missing: tuple[str, ...]) -> str:
         plan = self.read_plan()
         where = ""
         if plan is not None:
-            by_shard = plan.missing(set(plan.ids) - set(missing))
-            where = (
-                " ("
-                + ", ".join(
-                    f"shard {k}/{plan.count}: {len(v)}" for k, v in sorted(by_shard.items())
-                )
-                + ")"
-            )
+            counts = plan.missing(set(order) - set(missing))
+            where = " (" + ", ".join(f"shard {k}/{plan.count}: {len(v)}" for k, v in counts.items())
+            where += ")"
         return (
             f"{self.path} is incomplete: {len(missing)} prompts have no record{where}; "
             "finish them with the same `specaudit run ... --out "

@@ -8,13 +8,14 @@ stderr and exit code 2; runtime failures exit 3.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from specaudit.errors import SpecAuditError, UserInputError
+from specaudit.cli_common import csv_list, errors_to_exit, write_metrics, write_report
+from specaudit.cli_mitigate import mitigate
+from specaudit.errors import UserInputError
 
 app = typer.Typer(
     add_completion=False,
@@ -23,35 +24,15 @@ app = typer.Typer(
 )
 ngram_app = typer.Typer(add_completion=False, help="Build n-gram drafters.")
 app.add_typer(ngram_app, name="ngram")
+app.command()(mitigate)
 prompts_app = typer.Typer(add_completion=False, help="Inspect and validate prompt sets.")
 app.add_typer(prompts_app, name="prompts")
 
 EXIT_INTERRUPTED = 130
 
 
-def _errors_to_exit(func):
-    """Turn library errors into ``error: …`` on stderr and their exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except SpecAuditError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(err.exit_code) from None
-
-    return wrapper
-
-
-def _csv(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    return items or None
-
-
 @app.command()
-@_errors_to_exit
+@errors_to_exit
 def run(
     target: Annotated[
         str | None, typer.Option(help="Target model: hub id, directory or .gguf file.")
@@ -158,8 +139,8 @@ def run(
         "target": target,
         "drafter": drafter,
         "prompts": [str(p) for p in prompts] if prompts else None,
-        "languages": _csv(languages),
-        "tasks": _csv(tasks),
+        "languages": csv_list(languages),
+        "tasks": csv_list(tasks),
         "split": split,
         "n_prompts": n_prompts,
         "gamma": gamma,
@@ -212,7 +193,7 @@ def run(
         f"records: {summary.run_dir / 'records.jsonl'} "
         f"({n_prompts} prompts, {summary.n_new} decoded now)"
     )
-    _write_metrics(summary.run_dir)
+    write_metrics(summary.run_dir)
     if summary.n_not_lossless:
         typer.echo(
             f"WARNING: {summary.n_not_lossless} greedy prompts were NOT lossless "
@@ -220,7 +201,7 @@ def run(
             err=True,
         )
     gate_result = _gate(summary.run_dir, gate_policy) if gate_policy is not None else None
-    _write_report(summary.run_dir, gate=gate_result)
+    write_report(summary.run_dir, gate=gate_result)
     if gate_result is not None:
         raise typer.Exit(gate_result.exit_code)
 
@@ -254,7 +235,7 @@ def _echo_merged(merged) -> None:
 
 
 @app.command()
-@_errors_to_exit
+@errors_to_exit
 def merge(
     run_dir: Annotated[
         Path, typer.Argument(help="A run directory with records.rank-K.jsonl files.")
@@ -270,22 +251,8 @@ def merge(
             f"{run_dir} has no shards.json: not a sharded run (run it with --shard K/N)"
         )
     _echo_merged(directory.merge(list(plan.ids)))
-    _write_metrics(run_dir)
-    _write_report(run_dir)
-
-
-def _write_metrics(run_dir: Path, **options) -> None:
-    """Compute metrics from ``records.jsonl`` alone, write them and print a summary."""
-    from specaudit.metrics import compute_metrics, load_records
-    from specaudit.reports.console import format_summary
-
-    try:
-        result = compute_metrics(load_records(run_dir / "records.jsonl"), **options)
-    except (ValueError, OSError) as err:
-        raise UserInputError(f"cannot compute metrics for {run_dir}: {err}") from None
-    paths = result.write(run_dir)
-    typer.echo(format_summary(result))
-    typer.echo("metrics: " + ", ".join(str(p) for p in paths))
+    write_metrics(run_dir)
+    write_report(run_dir)
 
 
 def _check_reference_language(run_dir: Path, language: str | None) -> None:
@@ -304,7 +271,7 @@ def _check_reference_language(run_dir: Path, language: str | None) -> None:
 
 
 @app.command()
-@_errors_to_exit
+@errors_to_exit
 def metrics(
     run_dir: Annotated[Path, typer.Argument(help="A run directory with records.jsonl.")],
     reference_language: Annotated[
@@ -324,7 +291,7 @@ def metrics(
     if not (run_dir / "records.jsonl").is_file():
         raise UserInputError(f"{run_dir} has no records.jsonl; give a run directory")
     _check_reference_language(run_dir, reference_language)
-    _write_metrics(
+    write_metrics(
         run_dir,
         reference_language=reference_language or "en",
         reference=reference,
@@ -332,20 +299,6 @@ def metrics(
         seed=seed,
         min_prompts=min_prompts,
     )
-
-
-def _write_report(
-    run_dir: Path, *, compare: Path | None = None, out: Path | None = None, gate=None
-) -> Path:
-    """Write the HTML report of ``run_dir`` (before/after with ``compare``) and say where."""
-    from specaudit.reports import render_comparison, render_report
-
-    if compare is None:
-        path = render_report(run_dir, gate=gate, out=out)
-    else:
-        path = render_comparison(run_dir, compare, out=out)
-    typer.echo(f"report: {path}")
-    return path
 
 
 def _ensure_metrics(run_dir: Path) -> None:
@@ -357,11 +310,11 @@ def _ensure_metrics(run_dir: Path) -> None:
             f"{run_dir} has neither metrics.json nor records.jsonl; give a run directory"
         )
     typer.echo(f"{run_dir} has no metrics.json: computing it first (as `specaudit metrics`)")
-    _write_metrics(run_dir)
+    write_metrics(run_dir)
 
 
 @app.command()
-@_errors_to_exit
+@errors_to_exit
 def report(
     run_dir: Annotated[
         Path, typer.Argument(help="A run directory (the after run with --compare).")
@@ -380,11 +333,11 @@ def report(
             if not directory.is_dir():
                 raise UserInputError(f"{directory} is not a directory; give a run directory")
             _ensure_metrics(directory)
-    _write_report(run_dir, compare=compare, out=out)
+    write_report(run_dir, compare=compare, out=out)
 
 
 @app.command()
-@_errors_to_exit
+@errors_to_exit
 def gate(
     run_dir: Annotated[Path, typer.Argument(help="A run directory with metrics.json.")],
     policy: Annotated[
@@ -422,7 +375,7 @@ def _gate(run_dir: Path, policy: Path, **options):
 
 
 @ngram_app.command("build")
-@_errors_to_exit
+@errors_to_exit
 def ngram_build(
     tokenizer: Annotated[
         str, typer.Option(help="The target's tokenizer: hub id, directory or .gguf file.")
@@ -451,7 +404,7 @@ def _prompt_sources(prompts: list[Path] | None) -> list:
 
 
 @prompts_app.command("list")
-@_errors_to_exit
+@errors_to_exit
 def prompts_list(
     prompts: Annotated[
         list[Path] | None,
@@ -474,7 +427,7 @@ def prompts_list(
 
 
 @prompts_app.command("show")
-@_errors_to_exit
+@errors_to_exit
 def prompts_show(
     language: Annotated[str, typer.Argument(help="Language code, e.g. sw.")],
     task: Annotated[str, typer.Argument(help="Task, e.g. story.")],

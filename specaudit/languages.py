@@ -7,7 +7,14 @@ demo target was trained on.
 
 from __future__ import annotations
 
-__all__ = ["BUILTIN_LANGUAGES", "LANGUAGE_NAMES", "TASKS", "translation_prompt"]
+__all__ = [
+    "BUILTIN_LANGUAGES",
+    "LANGUAGE_NAMES",
+    "STORY_CUT",
+    "TASKS",
+    "story_opening",
+    "translation_prompt",
+]
 
 #: English names of the eleven built-in languages, in report order.
 LANGUAGE_NAMES: dict[str, str] = {
@@ -50,3 +57,31 @@ def translation_prompt(source: str, *, source_language: str, target_language: st
     src = LANGUAGE_NAMES[source_language]
     tgt = LANGUAGE_NAMES[target_language]
     return f"Translate from {src} to {tgt}.\n{src}: {source}\n{tgt}:"
+
+
+#: Where a text is cut: a story prompt is its first ~70%, ending mid-sentence.
+STORY_CUT = 0.7
+_NO_SPACES = {"zh", "ja"}
+_PUNCTUATION = set("。、，．！？,.;:!?」』）)।؟،")
+
+
+def story_opening(text: str, lang: str) -> str:
+    """Cut a text mid-sentence, so that the prompt asks to be continued.
+
+    A premise ends with a full sentence, and a small model trained on
+    paragraphs ends its output right there; cut at a word boundary (a
+    character for zh and ja) near ``STORY_CUT`` of the text, never right
+    after punctuation, the model continues the text instead. Shared by the
+    story prompt sets and mitigation's text-continuation training prompts.
+    """
+    cut = int(len(text) * STORY_CUT)
+    if lang in _NO_SPACES:
+        while cut > 1 and text[cut - 1] in _PUNCTUATION:
+            cut -= 1
+        return text[:cut]
+    head = text[:cut].rsplit(" ", 1)[0].rstrip()
+    while head and head[-1] in _PUNCTUATION:
+        if " " not in head:  # one word left: drop its punctuation, or loop forever
+            return head.rstrip("".join(_PUNCTUATION))
+        head = head.rsplit(" ", 1)[0].rstrip()
+    return head

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from specaudit.languages import BUILTIN_LANGUAGES, translation_prompt
+from specaudit.languages import BUILTIN_LANGUAGES, story_opening, translation_prompt
 
 from .parallel import Pair
 from .textnorm import stable_hash, word_count
@@ -183,31 +183,6 @@ def read_premises(path: Path) -> list[dict]:
     lines = path.read_text(encoding="utf-8").splitlines()
     items = [json.loads(line) for line in lines if line.strip()]
     return sorted(items, key=lambda item: item["item_id"])
-
-
-#: Where a premise is cut: the story prompt is its first ~70%, ending mid-sentence.
-STORY_CUT = 0.7
-_NO_SPACES = {"zh", "ja"}
-_PUNCTUATION = set("。、，．！？,.;:!?」』）)।؟،")
-
-
-def story_opening(text: str, lang: str) -> str:
-    """Cut a premise mid-sentence, so that the prompt asks to be continued.
-
-    A premise ends with a full sentence, and a small model trained on
-    paragraphs ends its output right there; cut at a word boundary (a
-    character for zh and ja) near ``STORY_CUT`` of the text, never right
-    after punctuation, the model continues the story instead.
-    """
-    cut = int(len(text) * STORY_CUT)
-    if lang in _NO_SPACES:
-        while cut > 1 and text[cut - 1] in _PUNCTUATION:
-            cut -= 1
-        return text[:cut]
-    head = text[:cut].rsplit(" ", 1)[0].rstrip()
-    while head and head[-1] in _PUNCTUATION:
-        head = head.rsplit(" ", 1)[0].rstrip()
-    return head
 
 
 def story_rows(premises: list[dict], *, eval_items: int) -> dict[str, list[dict]]:

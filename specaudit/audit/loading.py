@@ -20,6 +20,7 @@ __all__ = [
     "LoadedModel",
     "check_same_vocabulary",
     "context_length",
+    "eos_token_ids",
     "load_causal_lm",
     "load_tokenizer",
     "vocab_fingerprint",
@@ -197,3 +198,14 @@ def check_same_vocabulary(target_tokenizer, drafter_tokenizer) -> None:
         "speculative decoding needs a shared vocabulary, so pick a drafter from the "
         "target's model family or build an n-gram drafter with the target's tokenizer"
     )
+
+
+def eos_token_ids(model, tokenizer) -> set[int]:
+    """Every id that ends generation: the generation config's and the tokenizer's."""
+    ids: set[int] = set()
+    for source in (model.generation_config.eos_token_id, tokenizer.eos_token_id):
+        if isinstance(source, int):
+            ids.add(source)
+        elif source:
+            ids.update(source)
+    return ids

@@ -135,6 +135,7 @@ class Comparison:
     n_boot: int
     seed: int
     notes: tuple[str, ...]
+    by_task: tuple[MeanChange, ...] = ()  #: mean speed-up change within each task
 
     @property
     def u_change(self) -> float | None:
@@ -262,20 +263,22 @@ def _group_changes(
 
 def _mean_changes(
     designs: dict[str, _Design],
-    best: list[str],
+    subsets: dict[str, list[str]],
     *,
     n_boot: int,
     rng: np.random.Generator,
     level: float,
-) -> tuple[MeanChange, MeanChange]:
-    """Ratio of mean group speed-ups (all groups, best-served groups), stratified by group."""
+) -> tuple[MeanChange, ...]:
+    """Ratio of mean group speed-ups over each labelled subset of groups, stratified by group.
+
+    All subsets come from one bootstrap, so their intervals share resamples.
+    """
     keys = list(designs)
     resampled = [k for k in keys if min(len(s) for s in designs[k].samples) >= 2]
     slots, samples = {}, []
     for k in resampled:
         slots[k] = range(len(samples), len(samples) + len(designs[k].samples))
         samples += designs[k].samples
-    subsets = (keys, best)
 
     def statistic(*rows: np.ndarray, axis: int = -1) -> np.ndarray:
         after, before = {}, {}
@@ -285,7 +288,7 @@ def _mean_changes(
             a, b = d.figures(*args)
             after[k], before[k] = a[_SPEEDUP], b[_SPEEDUP]
         out = []
-        for subset in subsets:
+        for subset in subsets.values():
             ma = np.mean(np.broadcast_arrays(*[after[k] for k in subset]), axis=0)
             mb = np.mean(np.broadcast_arrays(*[before[k] for k in subset]), axis=0)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -300,8 +303,7 @@ def _mean_changes(
     else:  # no group has two prompts: point estimates only
         estimate = statistic()
         low = high = np.full(estimate.shape, np.nan)
-    labels = ("mean speed-up, all groups", "mean speed-up, best-served groups")
-    return tuple(  # type: ignore[return-value]
+    return tuple(
         MeanChange(
             label,
             tuple(subset),
@@ -309,7 +311,7 @@ def _mean_changes(
             after=_finite(estimate[3 * i + 1]),
             ratio=Estimate.of(estimate[3 * i], low[3 * i], high[3 * i]),
         )
-        for i, (label, subset) in enumerate(zip(labels, subsets, strict=True))
+        for i, (label, subset) in enumerate(subsets.items())
     )
 
 
@@ -362,7 +364,18 @@ def compare_runs(after: RunData, before: RunData) -> Comparison:
         key=lambda g: -g.speedup.estimate,
     )
     best = [g.group for g in ranked[: max(1, math.ceil(len(ranked) / 4))]] or list(designs)
-    mean_all, mean_best = _mean_changes(designs, best, n_boot=n_boot, rng=rng, level=level)
+    tasks = list(dict.fromkeys(g.task for g in after.result.groups))
+    subsets = {
+        "mean speed-up, all groups": list(designs),
+        "mean speed-up, best-served groups": best,
+        **{
+            f"mean speed-up, {task}": [g.group for g in after.result.groups if g.task == task]
+            for task in tasks
+        },
+    }
+    mean_all, mean_best, *by_task = _mean_changes(
+        designs, subsets, n_boot=n_boot, rng=rng, level=level
+    )
     groups = tuple(
         GroupChange(
             group=g.group,
@@ -386,6 +399,7 @@ def compare_runs(after: RunData, before: RunData) -> Comparison:
         groups=groups,
         mean_speedup=mean_all,
         best_served=mean_best,
+        by_task=tuple(by_task),
         confidence_level=level,
         n_boot=n_boot,
         seed=seed,

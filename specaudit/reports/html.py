@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -62,7 +63,7 @@ def _static(name: str) -> str:
     return source
 
 
-def _page(template: str, **context: Any) -> str:
+def render_page(template: str, **context: Any) -> str:
     from markupsafe import Markup
 
     from specaudit import __version__
@@ -135,7 +136,7 @@ def render_report(
     run = load_run(run_dir)
     path = _out_path(run.run_dir, out)
     context = build_context(run, gate=gate)
-    text = _page(
+    text = render_page(
         "report.html.j2",
         title=context.title,
         ctx=context,
@@ -151,6 +152,7 @@ def render_comparison(
     before_dir: str | os.PathLike[str],
     *,
     out: str | os.PathLike[str] | None = None,
+    training: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Write the before/after HTML report of two runs over the same groups.
 
@@ -161,6 +163,8 @@ def render_comparison(
     out : path, optional
         The report file (or a directory for ``comparison.html``); default
         ``AFTER_DIR/comparison.html``, beside the after run's own report.
+    training : path, optional
+        A mitigation's ``training.csv``: its curves get their own section.
 
     Returns
     -------
@@ -179,11 +183,19 @@ def render_comparison(
     comparison = compare_runs(after, before)
     path = _out_path(after.run_dir, out, COMPARISON_NAME)
     context = build_comparison_context(comparison)
-    text = _page(
+    curves = ()
+    if training is not None:
+        from specaudit.reports.training_plots import read_training_log, training_plots
+
+        card = Path(training).with_name("training_card.json")
+        best = json.loads(card.read_text())["training"]["best_step"] if card.is_file() else None
+        curves = training_plots(read_training_log(training), best_step=best)
+    text = render_page(
         "comparison.html.j2",
         title=context.title,
         ctx=context,
         plots=comparison_plots(comparison),
+        training_plots=curves,
         links=_links(after.run_dir, path),
         before_links=_links(before.run_dir, path),
     )

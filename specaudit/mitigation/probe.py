@@ -1,0 +1,96 @@
+"""Held-out probe evaluation: per-group D_i, KL_i, α_i and U during training.
+
+The probe rows are few (tens per group), so the frozen target's log-probs at
+their scored positions are computed once and kept in memory (float16); each
+evaluation then runs only the drafter, over **full** distributions, so D_i
+and U here are exact, unlike the top-k training loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from specaudit.audit.divergence import LOG_Q_FLOOR
+from specaudit.audit.drafters.neural import align_vocab
+from specaudit.mitigation.batches import Batch
+from specaudit.mitigation.objective import position_group_means
+from specaudit.mitigation.weights import unfairness
+
+__all__ = ["ProbeResult", "ProbeSet", "evaluate_probe", "make_probe_set"]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Per-group figures on the probe set, groups in training order."""
+
+    cross_entropy: tuple[float, ...]  #: D_i = H(p) + KL(p‖q), soft-label cross-entropy
+    kl: tuple[float, ...]  #: KL_i(p‖q), the part of D_i the drafter controls
+    alpha: tuple[float, ...]  #: distributional acceptance Σ min(p, q)
+
+    @property
+    def unfairness_u(self) -> float:
+        """U, the population variance of the groups' cross-entropies (``method.md`` §5)."""
+        return unfairness(self.cross_entropy)
+
+    @property
+    def unfairness_u_kl(self) -> float:
+        """U computed on KL_i instead of D_i: U without the target's own entropy."""
+        return unfairness(self.kl)
+
+    @property
+    def mean_cross_entropy(self) -> float:
+        """Mean of the groups' cross-entropies (groups weighted equally)."""
+        return float(np.mean(self.cross_entropy))
+
+
+@dataclass(frozen=True)
+class ProbeSet:
+    """Probe batches with the target's log-probs at their scored positions."""
+
+    batches: tuple[Batch, ...]
+    target_log_probs: tuple[torch.Tensor, ...]  #: per batch: [positions, vocab] float16
+
+
+@torch.no_grad()
+def make_probe_set(target, batches: Sequence[Batch]) -> ProbeSet:
+    """Run the frozen target once over the probe batches."""
+    log_probs = []
+    for b in batches:
+        b = b.to(target.device)
+        logits = target(input_ids=b.ids, attention_mask=b.attention).logits[b.score]
+        log_probs.append(torch.log_softmax(logits.float(), dim=-1).to(torch.float16).cpu())
+    return ProbeSet(tuple(batches), tuple(log_probs))
+
+
+@torch.no_grad()
+def evaluate_probe(drafter, probe: ProbeSet, m: int) -> ProbeResult:
+    """Token-weighted per-group D, KL and α of ``drafter`` over the probe set."""
+    was_training = drafter.training
+    drafter.eval()
+    sums = torch.zeros(3, m, dtype=torch.float64)
+    count = torch.zeros(m, dtype=torch.float64)
+    for batch, log_p in zip(probe.batches, probe.target_log_probs, strict=True):
+        batch = batch.to(drafter.device)
+        logits = drafter(input_ids=batch.ids, attention_mask=batch.attention).logits
+        log_q = torch.log_softmax(
+            align_vocab(logits[batch.score], log_p.shape[-1]).float(), dim=-1
+        ).clamp_min(LOG_Q_FLOOR)
+        log_p = log_p.float().to(log_q.device)
+        p = log_p.exp()
+        ce = -(p * log_q).sum(-1)
+        kl = (p * (log_p - log_q)).sum(-1)
+        alpha = torch.minimum(p, log_q.exp()).sum(-1)
+        groups = batch.groups.repeat_interleave(batch.score.sum(1))
+        for i, values in enumerate((ce, kl, alpha)):
+            means, n = position_group_means(values.double(), groups, m)
+            sums[i] += torch.nan_to_num(means * n).cpu()
+        count += n.cpu()
+    drafter.train(was_training)
+    if torch.any(count == 0):
+        raise ValueError("a group has no probe positions")
+    ce, kl, alpha = (tuple((s / count).tolist()) for s in sums)
+    return ProbeResult(ce, kl, alpha)

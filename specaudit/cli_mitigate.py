@@ -64,6 +64,14 @@ def mitigate(
         typer.Option("--time-budget", help="Seconds of training at most, per strategy."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Training seed.")] = None,
+    n_train: Annotated[
+        int | None,
+        typer.Option("--n-train", help="Training prompts per language and kind (train split)."),
+    ] = None,
+    n_probe: Annotated[
+        int | None,
+        typer.Option("--n-probe", help="Probe prompts per language and kind (held back)."),
+    ] = None,
     weighting: Annotated[
         str | None, typer.Option(help="s-CDF: 'loss' (weighted loss) or 'sample' (weighted draws).")
     ] = None,
@@ -104,6 +112,8 @@ def mitigate(
             "batch_size": batch_size,
             "time_budget": time_budget,
             "seed": seed,
+            "n_train": n_train,
+            "n_probe": n_probe,
             "weighting": weighting,
             "divergence": divergence,
         },

@@ -57,15 +57,7 @@ PROMPT_QUALITY_COLUMNS: tuple[str, ...] = (
 )
 
 #: Per-prompt measures averaged over the prompts where they are defined.
-_AVERAGED = (
-    "distinct_1",
-    "distinct_2",
-    "distinct_3",
-    "loop_length",
-    "compression_ratio",
-    "chrf",
-    "chrf_plus_plus",
-)
+_AVERAGED = QUALITY_METRICS[QUALITY_METRICS.index("distinct_1") :]
 #: Columns of the statistic's matrix: six sums, then a value and a count per average.
 _N_COLUMNS = 6 + 2 * len(_AVERAGED)
 

@@ -32,6 +32,14 @@ __all__ = ["PROBE_BATCH", "pad_id", "prepare_rows", "text_streams", "training_da
 PROBE_BATCH = 32
 
 
+def _with_bar(total: int, desc: str, progress: bool, run: Callable):
+    """Call ``run(update)`` under a tqdm bar of ``total`` rows (hidden without progress)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, unit="row", desc=desc, disable=not progress) as bar:
+        return run(bar.update)
+
+
 def pad_id(tokenizer) -> int:
     """Return the tokenizer's pad id, else its end-of-sequence id (always masked out)."""
     for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
@@ -48,6 +56,7 @@ def prepare_rows(
     cache_dir,
     *,
     log: Callable[[str], None] = print,
+    progress: bool = True,
 ) -> list[TrainingRow]:
     """Training and probe rows of every kind, with the target's continuations.
 
@@ -62,12 +71,19 @@ def prepare_rows(
         n_probe=config.n_probe,
         seed=config.seed,
     )
-    items = []
+    items, too_long = [], 0
+    limit = target.info.get("context_length")
     for group in prompts:
         for role, rows in (("probe", group.probe), ("train", group.train)):
             for p in rows:
+                ids = encode(target.tokenizer, p, audit)
+                if limit is not None and len(ids) + audit.max_new_tokens > limit:
+                    too_long += 1  # would not fit the context with its continuation
+                    continue
                 kind = "translation" if p.task != "text" else "text"
-                items.append((p.id, p.language, kind, role, encode(target.tokenizer, p, audit)))
+                items.append((p.id, p.language, kind, role, ids))
+    if too_long:
+        log(f"skipped {too_long} training prompts too long for the target's context ({limit})")
     settings = {
         "target": target.info.get("spec"),
         "weights": target.info.get("weights_fingerprint"),
@@ -79,19 +95,21 @@ def prepare_rows(
     }
 
     def generate() -> list[TrainingRow]:
-        from tqdm.auto import tqdm
-
         log(f"generating target continuations for {len(items)} prompts (cached for reuse)")
-        with tqdm(total=len(items), unit="prompt", desc="continuations") as bar:
-            return generate_continuations(
+        return _with_bar(
+            len(items),
+            "continuations",
+            progress,
+            lambda update: generate_continuations(
                 target.model,
                 items,
                 max_new_tokens=audit.max_new_tokens,
                 eos_ids=eos_token_ids(target.model, target.tokenizer),
                 pad_id=pad_id(target.tokenizer),
                 batch_size=config.generate_batch_size,
-                progress=bar.update,
-            )
+                progress=update,
+            ),
+        )
 
     rows, path, reused = load_or_generate(cache_dir, settings, generate)
     log(f"continuations: {path} ({'reused' if reused else 'generated'}, {len(rows)} rows)")
@@ -118,6 +136,7 @@ def training_data(
     cache_dir,
     *,
     log: Callable[[str], None] = print,
+    progress: bool = True,
 ) -> TrainingData:
     """Build the strategy's view of the rows: ``task`` trains on translation rows only.
 
@@ -153,18 +172,20 @@ def training_data(
     }
 
     def compute() -> SoftLabels:
-        from tqdm.auto import tqdm
-
         log(f"computing the target's top-{config.soft_label_k} soft labels (cached for reuse)")
-        with tqdm(total=len(all_train), unit="row", desc="soft labels") as bar:
-            return compute_soft_labels(
+        return _with_bar(
+            len(all_train),
+            "soft labels",
+            progress,
+            lambda update: compute_soft_labels(
                 target.model,
                 all_train,
                 k=config.soft_label_k,
                 pad_id=pad,
                 batch_size=config.generate_batch_size,
-                progress=bar.update,
-            )
+                progress=update,
+            ),
+        )
 
     labels, path, reused = load_or_compute(cache_dir, settings, all_train, compute)
     log(

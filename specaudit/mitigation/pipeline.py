@@ -34,10 +34,10 @@ from specaudit.audit.prompts import builtin_prompt_dir, load_prompts, select_pro
 from specaudit.audit.runner import builtin_pair, run_audit
 from specaudit.errors import UserInputError
 from specaudit.mitigation.card import write_training_card
-from specaudit.mitigation.config import MitigationConfig
+from specaudit.mitigation.config import TRAINED_STRATEGIES, MitigationConfig
 from specaudit.mitigation.data import prepare_rows, training_data
 from specaudit.mitigation.trainer import TrainingOutcome, train_drafter
-from specaudit.mitigation.trainset import builtin_text_path
+from specaudit.mitigation.trainset import KINDS, builtin_text_path, training_prompts
 
 __all__ = ["StrategyResult", "followup_config", "mitigate", "resolve_pair", "run_strategy"]
 
@@ -109,6 +109,7 @@ def _train(
     root: Path,
     languages: list[str],
     log: Callable[[str], None],
+    progress: bool,
 ) -> tuple[str, TrainingOutcome, Path]:
     device = resolve_device(audit.device)
     tokenizer = load_tokenizer(
@@ -133,8 +134,12 @@ def _train(
     target = load_causal_lm(audit.target, revision=audit.revision, tokenizer=tokenizer, **common)
     drafter = load_causal_lm(audit.drafter, revision=audit.drafter_revision, **common)
     saved_dtype = drafter.model.config.dtype or torch.float32
-    rows = prepare_rows(target, audit, config, languages, root / "cache", log=log)
-    data = training_data(rows, config, languages, target, root / "cache", log=log)
+    rows = prepare_rows(
+        target, audit, config, languages, root / "cache", log=log, progress=progress
+    )
+    data = training_data(
+        rows, config, languages, target, root / "cache", log=log, progress=progress
+    )
     log(
         f"{config.strategy}: training on {sum(map(len, data.train))} rows in "
         f"{len(languages)} groups, at most {config.steps} steps / {config.time_budget:.0f} s"
@@ -204,7 +209,7 @@ def run_strategy(
     if config.strategy == "ngram":
         spec, outcome, card = _ngram(audit, config, out, languages, log), None, None
     else:
-        spec, outcome, card = _train(audit, config, out, root, languages, log)
+        spec, outcome, card = _train(audit, config, out, root, languages, log, progress)
     after = _audit(followup.model_copy(update={"drafter": spec}), out / "audit", log, progress)
     log_path = out / "training.csv" if outcome is not None else None
     return StrategyResult(config.strategy, spec, before, after, outcome, card, log_path)
@@ -221,6 +226,20 @@ def mitigate(
     """Run strategies one after another (never two trainings at once)."""
     root = Path(root)
     audit = resolve_pair(audit)
+    # Check the training data of every strategy before the first audit or
+    # training step: a missing train split must not surface an hour in.
+    languages = _languages(audit)
+    for c in configs:
+        if c.strategy in TRAINED_STRATEGIES and c.strategy != "mono":
+            kinds = ("translation",) if c.strategy == "task" else KINDS
+            training_prompts(
+                languages,
+                kinds=kinds,
+                sources=audit.prompts,
+                n_train=c.n_train,
+                n_probe=c.n_probe,
+                seed=c.seed,
+            )
     root.mkdir(parents=True, exist_ok=True)
     settings = {"audit": audit.model_dump(), "strategies": [c.model_dump() for c in configs]}
     write_atomic(root / "mitigation.json", json.dumps(settings, indent=2) + "\n")

@@ -70,7 +70,9 @@ def _row(name: str, scope: str, c: Comparison, before: RunData) -> StrategyRow:
         mean = next(m for m in c.by_task if m.label.endswith(f", {scope}"))
     change = {g.group: g for g in c.groups}
     reference = after.disparity.reference
-    ref = next((g for g in groups if g.split("/")[0] == reference), None)
+    # Across tasks the reference language has one group per task: its change
+    # is read per task, so the all-groups scope names none.
+    ref = None if scope == ALL else next((g for g in groups if g.split("/")[0] == reference), None)
     worst = _worst(before, groups)
     missing = Estimate.of(None, None, None)
     return StrategyRow(

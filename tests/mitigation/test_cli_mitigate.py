@@ -1,0 +1,130 @@
+"""``specaudit mitigate``: bad input is one line and exit 2; a full run writes every report."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from specaudit.cli import app
+
+runner = CliRunner()
+
+
+def run_cli(*args):
+    return runner.invoke(app, ["mitigate", *(str(a) for a in args)])
+
+
+def _one_line_error(result, *words):
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for w in words:
+        assert w in lines[0]
+
+
+def test_unknown_strategy(tmp_path):
+    _one_line_error(run_cli("--strategy", "magic", "--out", tmp_path / "m"), "magic", "scdf")
+
+
+def test_invalid_training_option(tmp_path):
+    _one_line_error(run_cli("--steps", "0", "--out", tmp_path / "m"), "--steps")
+
+
+def test_run_without_config(tmp_path):
+    _one_line_error(run_cli("--run", tmp_path, "--out", tmp_path / "m"), "config.yaml")
+
+
+def test_existing_mitigation_needs_resume(tmp_path):
+    (tmp_path / "mitigation.json").write_text("{}")
+    _one_line_error(run_cli("--out", tmp_path), "--resume")
+
+
+def test_all_strategies_from_an_audit_run(tiny_dirs, split_prompts, tmp_path):
+    run = tmp_path / "audit"
+    run.mkdir()
+    config = {
+        "target": str(tiny_dirs["target"]),
+        "drafter": str(tiny_dirs["drafter"]),
+        "prompts": [str(split_prompts)],
+        "n_prompts": 2,
+        "max_new_tokens": 8,
+        "warmup": 0,
+        "device": "cpu",
+    }
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    out = tmp_path / "mitigation"
+    result = run_cli(
+        "--run",
+        run,
+        "--strategy",
+        "all",
+        "--out",
+        out,
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--n-train",
+        "3",
+        "--n-probe",
+        "2",
+        "--no-progress",
+    )
+    assert result.exit_code == 0, result.output
+    strategies = ("ngram", "mono", "task", "balanced", "scdf")
+    for name in strategies:
+        assert (out / name / "audit" / "comparison.html").is_file()
+    page = (out / "strategies.html").read_text()
+    assert [m for m in re.findall(r'data-strategy="(\w+)"', page)][:6] == ["original", *strategies]
+    payload = json.loads((out / "strategies.json").read_text())
+    assert set(payload["group_speedup_change"]) == set(strategies)
+    assert set(payload["scopes"]) == {"all groups", "translation", "story"}
+    table = (out / "strategies.md").read_text()
+    assert table.count("| scdf |") == 3 and table in result.output
+    scdf = (out / "scdf" / "audit" / "comparison.html").read_text()
+    assert 'data-section="training"' in scdf and 'data-plot="training-u"' in scdf
+    assert 'data-plot="training-weights"' in scdf
+    ngram = (out / "ngram" / "audit" / "comparison.html").read_text()
+    assert 'data-section="training"' not in ngram
+
+
+@pytest.mark.slow
+def test_scdf_on_the_demo_pair(tmp_path):
+    out = tmp_path / "m"
+    result = run_cli(
+        "--strategy",
+        "scdf",
+        "--languages",
+        "en,sw",
+        "--n-prompts",
+        "3",
+        "--steps",
+        "10",
+        "--out",
+        out,
+        "--no-progress",
+    )
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "scdf" / "training_card.json").read_text())
+    assert card["training"]["steps"] <= 10 and card["target_unchanged"]
+    assert (out / "scdf" / "drafter" / "model.safetensors").is_file()
+    assert "comparison.html" in result.output
+
+
+def test_too_few_training_prompts_fail_before_any_audit(tiny_dirs, split_prompts, tmp_path):
+    run = tmp_path / "audit"
+    run.mkdir()
+    config = {
+        "target": str(tiny_dirs["target"]),
+        "drafter": str(tiny_dirs["drafter"]),
+        "prompts": [str(split_prompts)],
+        "device": "cpu",
+    }
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    result = run_cli("--run", run, "--strategy", "task", "--out", tmp_path / "m")
+    _one_line_error(result, "'en'", "training prompts")
+    assert not (tmp_path / "m" / "before").exists()

@@ -74,11 +74,13 @@ def training_card(
         "probe": {
             "before": {
                 "unfairness_u": first["unfairness_u"],
+                "unfairness_u_kl": first["unfairness_u_kl"],
                 "mean_cross_entropy": first["mean_cross_entropy"],
                 "groups": _group_figures(first, data.groups),
             },
             "after": {
                 "unfairness_u": best["unfairness_u"],
+                "unfairness_u_kl": best["unfairness_u_kl"],
                 "mean_cross_entropy": best["mean_cross_entropy"],
                 "groups": _group_figures(best, data.groups),
             },
@@ -98,17 +100,22 @@ def _markdown(card: dict) -> str:
         f"- Steps: {t['steps']} ({t['seconds']} s); kept the weights of step {t['best_step']}, "
         f"best by {t['criterion']}. Stopped: {t['stop_reason']}.",
         f"- Probe U: {before['unfairness_u']:.4f} → {after['unfairness_u']:.4f}; mean "
-        f"cross-entropy {before['mean_cross_entropy']:.4f} → {after['mean_cross_entropy']:.4f}",
+        f"cross-entropy {before['mean_cross_entropy']:.4f} → {after['mean_cross_entropy']:.4f}; "
+        f"U on KL {before['unfairness_u_kl']:.4f} → {after['unfairness_u_kl']:.4f}",
         "",
-        "| group | training rows | D before | D after | α before | α after | final weight |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "Probe figures of the original drafter (before) and of the kept weights (after); "
+        "w is the group weight at the kept step.",
+        "",
+        "| group | training rows | D before | D after | KL before | KL after | α before "
+        "| α after | w |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    last_w = card["weights_over_time"][-1]
     for g in card["data"]["groups"]:
         b, a = before["groups"][g], after["groups"][g]
         lines.append(
             f"| {g} | {card['data']['train_rows'][g]} | {b['cross_entropy']:.3f} | "
-            f"{a['cross_entropy']:.3f} | {b['alpha']:.3f} | {a['alpha']:.3f} | {last_w[g]:.3f} |"
+            f"{a['cross_entropy']:.3f} | {b['kl']:.3f} | {a['kl']:.3f} | {b['alpha']:.3f} | "
+            f"{a['alpha']:.3f} | {a['weight']:.3f} |"
         )
     lines += ["", "Settings:", "", "```json", json.dumps(card["settings"], indent=2), "```", ""]
     return "\n".join(lines)

@@ -9,8 +9,8 @@ cross-entropy D_i, distributional α_i, U), a row is appended to
 ``training.csv``, the best weights so far are kept in ``best.safetensors``
 and a resumable ``checkpoint.pt`` is written. Training stops at ``steps``,
 at ``time_budget`` seconds, or when the stop criterion (U for s-CDF) has not
-improved for ``patience`` evaluations; the best evaluated weights are
-returned, never merely the last ones.
+improved for ``patience`` evaluations; the best evaluated *trained* weights
+are returned (step 0, the original drafter, is the curves' baseline only).
 """
 
 from __future__ import annotations
@@ -279,10 +279,17 @@ class _Trainer:
         self.history.append(row)
         _write_csv(self.out / "training.csv", self.history)
         value = row[self.criterion]
-        if value < self.best_value * (1 - MIN_RELATIVE_GAIN) or self.step == 0:
-            self.best_value, self.best_step, self.bad_evals = value, self.step, 0
+        if self.step == 0:
+            # The original weights are the baseline of every curve, not a
+            # candidate: a strategy always returns weights it trained, so its
+            # effect is visible even when it never beats the original. They
+            # are saved only as a fallback for a run stopped before step 1.
             with atomic_path(self.best) as tmp:
                 save_model(self.drafter, str(tmp))  # handles tied embeddings
+        elif value < self.best_value * (1 - MIN_RELATIVE_GAIN):
+            self.best_value, self.best_step, self.bad_evals = value, self.step, 0
+            with atomic_path(self.best) as tmp:
+                save_model(self.drafter, str(tmp))
         else:
             self.bad_evals += 1
         self.log(

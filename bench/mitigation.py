@@ -26,18 +26,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 BUDGET_S = 15 * 60
 
 
 def _metrics(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
-
-
-def _u_kl(metrics: dict) -> float:
-    kl = [g["kl"]["estimate"] for g in metrics["groups"] if g["kl"]["estimate"] is not None]
-    return float(np.var(kl))
 
 
 def _change(payload: dict, strategy: str, group: str) -> dict:
@@ -68,7 +61,9 @@ def main() -> int:
 
     payload = json.loads((args.out / "strategies.json").read_text())
     before = _metrics(Path(payload["before"]))
-    u0, ukl0 = before["disparity"]["unfairness_u"]["estimate"], _u_kl(before)
+    scope = {r["strategy"]: r for r in payload["scopes"]["all groups"]}
+    u0 = before["disparity"]["unfairness_u"]["estimate"]
+    ukl0 = scope["original"]["unfairness_u_kl"]["sort"]
     speeds = {g["group"]: g["speedup"]["estimate"] for g in before["groups"]}
     worst = min(speeds, key=speeds.get)
     english = [g for g in speeds if g.startswith("en/")]
@@ -81,7 +76,7 @@ def main() -> int:
         m = _metrics(Path(run_dir))
         card = Path(run_dir).parent / "training_card.json"
         seconds = json.loads(card.read_text())["training"]["seconds"] if card.is_file() else 0.0
-        u, ukl = m["disparity"]["unfairness_u"]["estimate"], _u_kl(m)
+        u, ukl = m["disparity"]["unfairness_u"]["estimate"], scope[name]["unfairness_u_kl"]["sort"]
         w = _change(payload, name, worst)
         en = [_change(payload, name, g) for g in english]
         rows[name] = {"seconds": seconds, "u": u, "u_kl": ukl, "worst": w, "en": en}

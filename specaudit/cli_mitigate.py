@@ -64,6 +64,10 @@ def mitigate(
         typer.Option("--time-budget", help="Seconds of training at most, per strategy."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Training seed.")] = None,
+    patience: Annotated[
+        int | None,
+        typer.Option(help="Probe evaluations without improvement before stopping early."),
+    ] = None,
     n_train: Annotated[
         int | None,
         typer.Option("--n-train", help="Training prompts per language and kind (train split)."),
@@ -112,6 +116,7 @@ def mitigate(
             "batch_size": batch_size,
             "time_budget": time_budget,
             "seed": seed,
+            "patience": patience,
             "n_train": n_train,
             "n_probe": n_probe,
             "weighting": weighting,

@@ -26,7 +26,13 @@ _STRATEGY_TEXT = {
 
 def _group_figures(row: dict, groups: Sequence[str]) -> dict:
     return {
-        g: {"cross_entropy": row[f"cross_entropy_{g}"], "alpha": row[f"alpha_{g}"]} for g in groups
+        g: {
+            "cross_entropy": row[f"cross_entropy_{g}"],
+            "kl": row[f"kl_{g}"],
+            "alpha": row[f"alpha_{g}"],
+            "weight": row[f"weight_{g}"],
+        }
+        for g in groups
     }
 
 

@@ -22,6 +22,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from specaudit.atomic import write_atomic
 from specaudit.metrics import Estimate
 from specaudit.reports.compare import Comparison, compare_runs
@@ -40,6 +42,7 @@ class StrategyRow:
     strategy: str
     scope: str
     unfairness_u: Value
+    unfairness_u_kl: Value  #: U on the groups' KL(p‖q) (point estimate)
     min_max_ratio: Value
     mean_speedup_after: Value
     mean_speedup_change: Value
@@ -47,6 +50,20 @@ class StrategyRow:
     reference_change: Value
     worst_group: str | None  #: the scope's worst group before
     worst_change: Value
+
+
+def _u_kl(run: RunData, groups: list[str]) -> Value:
+    """U on the groups' mean KL(p‖q): U with the target's own entropy removed.
+
+    ``D = H(p) + KL(p‖q)``, and H(p), the target's entropy, differs by
+    language whatever the drafter does; so U on D has a floor no drafter can
+    cross. This variance of the groups' KL is a point estimate (the metrics
+    carry intervals for each group's KL, not for their spread).
+    """
+    kl = [run.result.group(g).kl.estimate for g in groups]
+    kl = [k for k in kl if k is not None]
+    est = float(np.var(kl)) if len(kl) > 1 else None
+    return value(Estimate.of(est, None, None), 4)
 
 
 def _worst(run: RunData, groups: list[str]) -> str | None:
@@ -79,6 +96,7 @@ def _row(name: str, scope: str, c: Comparison, before: RunData) -> StrategyRow:
         strategy=name,
         scope=scope,
         unfairness_u=value(d.unfairness_u, 4),
+        unfairness_u_kl=_u_kl(c.after, groups),
         min_max_ratio=value(d.speedup_min_max_ratio, 3),
         mean_speedup_after=value(Estimate.of(mean.after, None, None), 3, "×"),
         mean_speedup_change=_times(mean.ratio),
@@ -104,6 +122,7 @@ def _original_row(scope: str, before: RunData) -> StrategyRow:
         "original",
         scope,
         value(d.unfairness_u, 4),
+        _u_kl(before, groups),
         value(d.speedup_min_max_ratio, 3),
         value(Estimate.of(mean, None, None), 3, "×"),
         none,
@@ -133,16 +152,17 @@ def _cell(v: Value) -> str:
 def markdown_table(rows: dict[str, list[StrategyRow]]) -> str:
     """Render the summary as Markdown, one block of rows per scope."""
     head = (
-        "| scope | strategy | U | min/max speed-up | mean speed-up | mean change | "
+        "| scope | strategy | U | U on KL | min/max speed-up | mean speed-up | mean change | "
         "reference change | worst group change |"
     )
-    lines = [head, "|" + "---|" * 8]
+    lines = [head, "|" + "---|" * 9]
     for scope, group in rows.items():
         for r in group:
             ref = f"{r.reference_group}: {_cell(r.reference_change)}" if r.reference_group else ""
             worst = f"{r.worst_group}: {_cell(r.worst_change)}" if r.worst_group else ""
             lines.append(
-                f"| {scope} | {r.strategy} | {_cell(r.unfairness_u)} | {_cell(r.min_max_ratio)} "
+                f"| {scope} | {r.strategy} | {_cell(r.unfairness_u)} | {r.unfairness_u_kl.text} "
+                f"| {_cell(r.min_max_ratio)} "
                 f"| {r.mean_speedup_after.text} | {_cell(r.mean_speedup_change)} | {ref} "
                 f"| {worst} |"
             )

@@ -18,9 +18,14 @@ def _fmt(e: Estimate, digits: int = 2) -> str:
 
 
 def format_summary(result: MetricsResult) -> str:
-    """One line per group (acceptance and speed-up with 95% intervals), then disparity."""
-    rows = [("group", "n", "acceptance_rate", "speedup", "slower")]
+    """One line per group (acceptance, speed-up, degenerate share), then disparity.
+
+    The degenerate share sits beside acceptance because a looping target
+    inflates acceptance; "n/a" when the metrics carry no quality figures.
+    """
+    rows = [("group", "n", "acceptance_rate", "speedup", "slower", "degenerate")]
     for g in result.groups:
+        degenerate = _fmt(g.quality.degenerate_share) if g.quality is not None else "n/a"
         rows.append(
             (
                 g.group,
@@ -28,6 +33,7 @@ def format_summary(result: MetricsResult) -> str:
                 _fmt(g.acceptance_rate),
                 _fmt(g.speedup) + "x",
                 _fmt(g.share_slower),
+                degenerate,
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -143,12 +143,18 @@ def main(run_dir: Path) -> None:
         "|---|---|---|---|",
     ]
     for g in metrics["groups"]:
-        lines.append(f"| {g['group']} | {est(g['acceptance_rate'])} | {est(g['speedup'])}× "
-                     f"| {est(g['mean_accepted_length'])} |")
+        lines.append(
+            f"| {g['group']} | {est(g['acceptance_rate'])} | {est(g['speedup'])}× "
+            f"| {est(g['mean_accepted_length'])} |"
+        )
     disp = metrics["disparity"]
-    lines += ["", f"Unfairness U (all groups): {est(disp['unfairness_u'], 4)}; worst group: "
-              f"{disp['worst_group']}. Intervals are 95% bootstrap intervals "
-              "(`specaudit metrics`).", ""]
+    lines += [
+        "",
+        f"Unfairness U (all groups): {est(disp['unfairness_u'], 4)}; worst group: "
+        f"{disp['worst_group']}. Intervals are 95% bootstrap intervals "
+        "(`specaudit metrics`).",
+        "",
+    ]
     lines += targets(metrics, wall)
     (MODELS / "MODEL_CARD.md").write_text("\n".join(lines))
     print(MODELS / "MODEL_CARD.md")

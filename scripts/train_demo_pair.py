@@ -46,8 +46,17 @@ SPECIALS = ["<s>", "</s>", "<pad>"]
 
 #: Share of drafter training windows per language (sums to 1).
 DRAFTER_MIXTURE = {
-    "en": 0.70, "de": 0.05, "fr": 0.05, "es": 0.05, "ru": 0.025, "zh": 0.025,
-    "ja": 0.025, "ko": 0.025, "ar": 0.02, "hi": 0.02, "sw": 0.005,
+    "en": 0.70,
+    "de": 0.05,
+    "fr": 0.05,
+    "es": 0.05,
+    "ru": 0.025,
+    "zh": 0.025,
+    "ja": 0.025,
+    "ko": 0.025,
+    "ar": 0.02,
+    "hi": 0.02,
+    "sw": 0.005,
 }
 #: The target sees every language equally.
 TARGET_MIXTURE = {lang: 1 / len(BUILTIN_LANGUAGES) for lang in BUILTIN_LANGUAGES}
@@ -114,14 +123,17 @@ def train_tokenizer() -> None:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A", special_tokens=[("<s>", 0)])
-    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE, special_tokens=SPECIALS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(corpus, trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
-                                   pad_token="<pad>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
     fast.save_pretrained(path)
     log(f"tokenizer: {len(fast)} tokens")
 
@@ -144,8 +156,7 @@ def token_streams(tokenizer) -> dict[str, np.ndarray]:
         docs = documents(lang)
         random.Random(SEED).shuffle(docs)
         ids = tokenizer(docs, add_special_tokens=False)["input_ids"]
-        streams[lang] = np.fromiter(
-            (t for seq in ids for t in (bos, *seq, eos)), dtype=np.int32)
+        streams[lang] = np.fromiter((t for seq in ids for t in (bos, *seq, eos)), dtype=np.int32)
         log(f"stream {lang}: {len(streams[lang]):,} tokens from {len(docs):,} documents")
     np.savez(cache, **streams)
     return streams
@@ -159,7 +170,7 @@ def batch(streams, mixture, rng: np.random.Generator, size: int) -> torch.Tensor
     for i in picks:
         s = streams[langs[i]]
         start = rng.integers(0, len(s) - SEQ_LEN - 1)
-        rows.append(s[start: start + SEQ_LEN + 1])
+        rows.append(s[start : start + SEQ_LEN + 1])
     return torch.from_numpy(np.stack(rows).astype(np.int64))
 
 
@@ -171,10 +182,18 @@ def build_model(name: str, vocab: int):
 
     hidden, layers, heads, inter = MODELS[name][:4]
     cfg = LlamaConfig(
-        vocab_size=vocab, hidden_size=hidden, intermediate_size=inter,
-        num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
-        max_position_embeddings=512, tie_word_embeddings=True, bos_token_id=0,
-        eos_token_id=1, pad_token_id=2, rope_theta=10000.0,
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=inter,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=2,
+        rope_theta=10000.0,
     )
     return LlamaForCausalLM(cfg)
 
@@ -206,8 +225,11 @@ def train(name: str) -> None:
     model.train()
     t0 = time.time()
     while step < steps:
-        lr = peak * min(1.0, (step + 1) / warmup) * (
-            0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / steps))))
+        lr = (
+            peak
+            * min(1.0, (step + 1) / warmup)
+            * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / steps))))
+        )
         for group in opt.param_groups:
             group["lr"] = lr
         x = batch(streams, mixture, rng, bsz)
@@ -225,12 +247,28 @@ def train(name: str) -> None:
             log(f"{name} step {step}/{steps} loss {loss.item():.3f} lr {lr:.2e} {tok_s:,.0f} tok/s")
         if step % 100 == 0 or step == steps:
             tmp = ckpt.with_suffix(".tmp")
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                        "rng": rng.bit_generator.state, "elapsed": elapsed}, tmp)
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "step": step,
+                    "rng": rng.bit_generator.state,
+                    "elapsed": elapsed,
+                },
+                tmp,
+            )
             os.replace(tmp, ckpt)
-    meta = {"parameters": n_params, "steps": steps, "batch": bsz, "seq_len": SEQ_LEN,
-            "tokens": steps * bsz * SEQ_LEN, "train_seconds": round(elapsed),
-            "mixture": mixture, "peak_lr": peak, "threads": torch.get_num_threads()}
+    meta = {
+        "parameters": n_params,
+        "steps": steps,
+        "batch": bsz,
+        "seq_len": SEQ_LEN,
+        "tokens": steps * bsz * SEQ_LEN,
+        "train_seconds": round(elapsed),
+        "mixture": mixture,
+        "peak_lr": peak,
+        "threads": torch.get_num_threads(),
+    }
     final.write_text(json.dumps(meta, indent=2))
     log(f"{name}: done in {elapsed / 60:.1f} min")
 
@@ -259,8 +297,9 @@ def distill() -> None:
     target.load_state_dict(torch.load(WORK / "target.pt", weights_only=False)["model"])
     drafter.load_state_dict(torch.load(WORK / "drafter.pt", weights_only=False)["model"])
     target.eval()
-    opt = torch.optim.AdamW(drafter.parameters(), lr=DISTILL_LR, betas=(0.9, 0.95),
-                            weight_decay=0.0)
+    opt = torch.optim.AdamW(
+        drafter.parameters(), lr=DISTILL_LR, betas=(0.9, 0.95), weight_decay=0.0
+    )
     rng = np.random.default_rng(SEED + 2)
     bsz, mixture = MODELS["drafter"][5], MODELS["drafter"][7]
     drafter.train()
@@ -281,16 +320,23 @@ def distill() -> None:
         opt.step()
         if step % 25 == 0:
             now = time.time()
-            log(f"distill step {step}/{DISTILL_STEPS} KL {loss.item():.3f} "
-                f"{25 * bsz * SEQ_LEN / (now - t0):,.0f} tok/s")
+            log(
+                f"distill step {step}/{DISTILL_STEPS} KL {loss.item():.3f} "
+                f"{25 * bsz * SEQ_LEN / (now - t0):,.0f} tok/s"
+            )
             t0 = now
     state = torch.load(WORK / "drafter.pt", weights_only=False)
     state["model"] = drafter.state_dict()
     torch.save(state, WORK / "drafter.pt")
     meta = json.loads((WORK / "drafter.final").read_text())
-    meta["distillation"] = {"steps": DISTILL_STEPS, "batch": bsz, "peak_lr": DISTILL_LR,
-                            "loss": "KL(p_target || q_drafter)", "mixture": "as training",
-                            "seconds": round(time.time() - start)}
+    meta["distillation"] = {
+        "steps": DISTILL_STEPS,
+        "batch": bsz,
+        "peak_lr": DISTILL_LR,
+        "loss": "KL(p_target || q_drafter)",
+        "mixture": "as training",
+        "seconds": round(time.time() - start),
+    }
     (WORK / "drafter.final").write_text(json.dumps(meta, indent=2))
     final.write_text("done\n")
     log(f"distill: done in {(time.time() - start) / 60:.1f} min")
@@ -306,7 +352,7 @@ def heldout_loss(model, tokenizer, lang: str, max_tokens: int = 20_000) -> float
     stream = [t for seq in ids for t in (*seq, tokenizer.eos_token_id)][:max_tokens]
     total, count = 0.0, 0
     for i in range(0, len(stream) - 1, SEQ_LEN):
-        x = torch.tensor([stream[i: i + SEQ_LEN + 1]])
+        x = torch.tensor([stream[i : i + SEQ_LEN + 1]])
         if x.shape[1] < 2:
             break
         out = model(input_ids=x[:, :-1], labels=x[:, :-1].clone())
@@ -331,8 +377,9 @@ def export() -> None:
         tokenizer.save_pretrained(dest)
         model.float()
         meta = json.loads((WORK / f"{name}.final").read_text())
-        meta["heldout_loss"] = {lang: round(heldout_loss(model, tokenizer, lang), 4)
-                                for lang in BUILTIN_LANGUAGES}
+        meta["heldout_loss"] = {
+            lang: round(heldout_loss(model, tokenizer, lang), 4) for lang in BUILTIN_LANGUAGES
+        }
         card[name] = meta
         log(f"export {name}: heldout loss {meta['heldout_loss']}")
     text = json.dumps(card, indent=2) + "\n"
@@ -343,7 +390,8 @@ def export() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "stage", choices=["tokenizer", "target", "drafter", "distill", "export", "all"])
+        "stage", choices=["tokenizer", "target", "drafter", "distill", "export", "all"]
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(2)

@@ -10,8 +10,14 @@ from specaudit.cli import app
 runner = CliRunner()
 
 TIMING_FIELDS = {
-    "prefill_time_s", "spec_time_s", "baseline_time_s", "baseline_prefill_time_s",
-    "draft_forward_s", "target_forward_s", "forward_time_s", "c",
+    "prefill_time_s",
+    "spec_time_s",
+    "baseline_time_s",
+    "baseline_prefill_time_s",
+    "draft_forward_s",
+    "target_forward_s",
+    "forward_time_s",
+    "c",
 }
 
 
@@ -21,9 +27,23 @@ def run_cli(*args):
 
 def pair_args(tiny_dirs, prompt_file, out, *extra):
     return [
-        "run", "--target", tiny_dirs["target"], "--drafter", tiny_dirs["drafter"],
-        "--prompts", prompt_file, "--max-new-tokens", "12", "--gamma", "3", "--warmup", "0",
-        "--out", out, "--no-progress", *extra,
+        "run",
+        "--target",
+        tiny_dirs["target"],
+        "--drafter",
+        tiny_dirs["drafter"],
+        "--prompts",
+        prompt_file,
+        "--max-new-tokens",
+        "12",
+        "--gamma",
+        "3",
+        "--warmup",
+        "0",
+        "--out",
+        out,
+        "--no-progress",
+        *extra,
     ]
 
 
@@ -49,14 +69,25 @@ def test_run_writes_a_complete_run_directory(tiny_dirs, prompt_file, tmp_path):
     tokenizer = load_tokenizer(str(tiny_dirs["target"]))
     # Round-robin over the four groups.
     assert [(r["language"], r["task"]) for r in records[:4]] == [
-        ("en", "translation"), ("sw", "translation"), ("en", "story"), ("sw", "story")]
+        ("en", "translation"),
+        ("sw", "translation"),
+        ("en", "story"),
+        ("sw", "story"),
+    ]
     for r in records:
         assert r["record_version"] == 1
         assert r["lossless"] is True
         assert r["output_ids"] == r["baseline_output_ids"]
         assert len(r["output_ids"]) <= 12
-        assert r["steps"] and {"drafted", "accepted", "rejected", "position_accepted", "alpha",
-                               "cross_entropy", "kl"} <= set(r["steps"][0])
+        assert r["steps"] and {
+            "drafted",
+            "accepted",
+            "rejected",
+            "position_accepted",
+            "alpha",
+            "cross_entropy",
+            "kl",
+        } <= set(r["steps"][0])
         assert r["prompt_ids"] == tokenizer(r["prompt"])["input_ids"]  # what was fed
         assert r["spec_time_s"] > 0 and r["baseline_time_s"] > 0 and r["target_forward_s"] > 0
     config = yaml.safe_load((out / "config.yaml").read_text())
@@ -94,8 +125,9 @@ def test_resume_after_kill_redoes_nothing(tiny_dirs, prompt_file, tmp_path):
     env = json.loads((out / "environment.json").read_text())
     assert len(env["resumes"]) == 1 and env["resumes"][0]["device"] == "cpu"
     original = {r["id"]: without_timings(r) for r in map(json.loads, full)}
-    assert all(without_timings(json.loads(line)) == original[json.loads(line)["id"]]
-               for line in resumed)
+    assert all(
+        without_timings(json.loads(line)) == original[json.loads(line)["id"]] for line in resumed
+    )
 
 
 def test_resume_refuses_changed_config_and_existing_run(tiny_dirs, prompt_file, tmp_path):
@@ -148,8 +180,18 @@ def test_ngram_build_and_run(tiny_dirs, prompt_file, tmp_path):
     text = tmp_path / "text.txt"
     text.write_text("the cat sat on the mat\n\nmbwa anakula jikoni na paka analala\n")
     ngram = tmp_path / "d.ngram"
-    built = run_cli("ngram", "build", "--tokenizer", tiny_dirs["target"], "--text", text,
-                    "--order", "3", "--out", ngram)
+    built = run_cli(
+        "ngram",
+        "build",
+        "--tokenizer",
+        tiny_dirs["target"],
+        "--text",
+        text,
+        "--order",
+        "3",
+        "--out",
+        ngram,
+    )
     assert built.exit_code == 0, built.output
     out = tmp_path / "run"
     args = pair_args(tiny_dirs, prompt_file, out)
@@ -165,8 +207,12 @@ def test_ngram_from_another_tokenizer_is_refused(tiny_dirs, prompt_file, tmp_pat
     text = tmp_path / "text.txt"
     text.write_text("the cat sat on the mat\n")
     ngram = tmp_path / "d.ngram"
-    assert run_cli("ngram", "build", "--tokenizer", tiny_dirs["foreign"], "--text", text,
-                   "--out", ngram).exit_code == 0
+    assert (
+        run_cli(
+            "ngram", "build", "--tokenizer", tiny_dirs["foreign"], "--text", text, "--out", ngram
+        ).exit_code
+        == 0
+    )
     args = pair_args(tiny_dirs, prompt_file, tmp_path / "run")
     args[args.index("--drafter") + 1] = f"ngram:{ngram}"
     result = run_cli(*args)
@@ -186,13 +232,17 @@ def bad_prompts(tmp_path, text):
     "change,message",
     [
         (lambda d, p, t: ["--prompts", t / "missing.jsonl"], "does not exist"),
-        (lambda d, p, t: ["--prompts", bad_prompts(t, GOOD_LINE + "{oops\n")],
-         "line 2: not valid JSON"),
+        (
+            lambda d, p, t: ["--prompts", bad_prompts(t, GOOD_LINE + "{oops\n")],
+            "line 2: not valid JSON",
+        ),
         (lambda d, p, t: ["--prompts", bad_prompts(t, "\n")], "holds no prompts"),
         (lambda d, p, t: ["--languages", "en,xx"], "unknown language 'xx'"),
         (lambda d, p, t: ["--drafter", d["foreign"]], "tokenizer differs from the target's"),
-        (lambda d, p, t: ["--drafter", d["short_context"], "--max-new-tokens", "30"],
-         "drafter's context is 24"),
+        (
+            lambda d, p, t: ["--drafter", d["short_context"], "--max-new-tokens", "30"],
+            "drafter's context is 24",
+        ),
         (lambda d, p, t: ["--gamma", "0"], "gamma"),
         (lambda d, p, t: ["--max-new-tokens", "-5"], "max_new_tokens"),
         (lambda d, p, t: ["--device", "cuda:7"], "no such CUDA device"),
@@ -229,8 +279,9 @@ def test_run_with_gate_is_inconclusive_on_an_underpowered_run(tiny_dirs, prompt_
     assert result.exit_code == 4, result.output
     assert "inconclusive" in result.output
     assert (out / "metrics.json").exists()
-    gated = run_cli("gate", out, "--policy", example_policy_path(), "--junit", junit,
-                    "--inconclusive", "fail")
+    gated = run_cli(
+        "gate", out, "--policy", example_policy_path(), "--junit", junit, "--inconclusive", "fail"
+    )
     assert gated.exit_code == 1 and junit.exists()
 
 

@@ -35,12 +35,17 @@ def test_prompts_show_unknown_language_is_exit_2():
 def test_prompts_validate_reports_every_bad_line(tmp_path):
     good = {"id": "a", "language": "en", "task": "story", "prompt": "Once"}
     path = tmp_path / "p.jsonl"
-    path.write_text("\n".join([
-        json.dumps(good),
-        "{broken",
-        json.dumps({**good, "id": "b", "language": "English"}),
-        json.dumps({**good, "id": "c", "prompt": ""}),
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps(good),
+                "{broken",
+                json.dumps({**good, "id": "b", "language": "English"}),
+                json.dumps({**good, "id": "c", "prompt": ""}),
+            ]
+        )
+        + "\n"
+    )
     result = runner.invoke(app, ["prompts", "validate", str(path)])
     assert result.exit_code == 2
     for line in (2, 3, 4):

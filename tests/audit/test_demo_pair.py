@@ -23,8 +23,10 @@ DATA = builtin_prompt_dir().parent
 @pytest.fixture(scope="module")
 def pair():
     cpu = torch.device("cpu")
-    return (load_causal_lm(str(TARGET), device=cpu, dtype=torch.float32),
-            load_causal_lm(str(DRAFTER), device=cpu, dtype=torch.float32))
+    return (
+        load_causal_lm(str(TARGET), device=cpu, dtype=torch.float32),
+        load_causal_lm(str(DRAFTER), device=cpu, dtype=torch.float32),
+    )
 
 
 def heldout_paragraphs(lang, n=20):
@@ -51,8 +53,9 @@ def test_pair_shares_a_vocabulary_and_sizes_match_the_card(pair):
 def test_demo_pair_decodes_losslessly(pair):
     target, drafter = pair
     drafter = NeuralDrafter(drafter.model, vocab_size=len(target.tokenizer))
-    engine = SpeculativeEngine(target.model, drafter, gamma=4,
-                               eos_ids={target.tokenizer.eos_token_id})
+    engine = SpeculativeEngine(
+        target.model, drafter, gamma=4, eos_ids={target.tokenizer.eos_token_id}
+    )
     prompts = select_prompts(load_prompts([builtin_prompt_dir()]), split="eval", n_per_group=1)
     greedy = TokenSampler(Decoding("greedy"))
     accepted = 0
@@ -66,9 +69,23 @@ def test_demo_pair_decodes_losslessly(pair):
 
 def test_default_run_uses_the_builtin_pair_and_sets(tmp_path):
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, [
-        "run", "--languages", "en,sw", "--n-prompts", "2", "--max-new-tokens", "8",
-        "--warmup", "0", "--no-progress", "--out", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--languages",
+            "en,sw",
+            "--n-prompts",
+            "2",
+            "--max-new-tokens",
+            "8",
+            "--warmup",
+            "0",
+            "--no-progress",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
     assert len(records) == 8  # 2 languages x 2 tasks x 2 prompts

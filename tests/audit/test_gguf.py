@@ -26,14 +26,33 @@ def test_gguf_target_with_ngram_drafter_is_lossless(tmp_path):
     runner = CliRunner()
     ngram = tmp_path / "en.ngram"
     text = builtin_prompt_dir().parent / "text" / "en.train.txt.gz"
-    built = runner.invoke(app, ["ngram", "build", "--tokenizer", str(gguf), "--text", str(text),
-                                "--out", str(ngram)])
+    built = runner.invoke(
+        app, ["ngram", "build", "--tokenizer", str(gguf), "--text", str(text), "--out", str(ngram)]
+    )
     assert built.exit_code == 0, built.output
     out = tmp_path / "run"
-    result = runner.invoke(app, [
-        "run", "--target", str(gguf), "--drafter", f"ngram:{ngram}", "--languages", "en",
-        "--tasks", "translation", "--n-prompts", "2", "--max-new-tokens", "16",
-        "--chat-template", "--no-progress", "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--target",
+            str(gguf),
+            "--drafter",
+            f"ngram:{ngram}",
+            "--languages",
+            "en",
+            "--tasks",
+            "translation",
+            "--n-prompts",
+            "2",
+            "--max-new-tokens",
+            "16",
+            "--chat-template",
+            "--no-progress",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
     assert len(records) == 2 and all(r["lossless"] for r in records)

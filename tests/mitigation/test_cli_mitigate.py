@@ -43,19 +43,24 @@ def test_existing_mitigation_needs_resume(tmp_path):
     _one_line_error(run_cli("--out", tmp_path), "--resume")
 
 
-def test_all_strategies_from_an_audit_run(tiny_dirs, split_prompts, tmp_path):
-    run = tmp_path / "audit"
-    run.mkdir()
+def _audit_run(path, tiny_dirs, prompts):
+    """A run directory holding only the config.yaml that ``--run`` reads."""
+    path.mkdir()
     config = {
         "target": str(tiny_dirs["target"]),
         "drafter": str(tiny_dirs["drafter"]),
-        "prompts": [str(split_prompts)],
+        "prompts": [str(prompts)],
         "n_prompts": 2,
         "max_new_tokens": 8,
         "warmup": 0,
         "device": "cpu",
     }
-    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    (path / "config.yaml").write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_all_strategies_from_an_audit_run(tiny_dirs, split_prompts, tmp_path):
+    run = _audit_run(tmp_path / "audit", tiny_dirs, split_prompts)
     out = tmp_path / "mitigation"
     result = run_cli(
         "--run",
@@ -116,15 +121,7 @@ def test_scdf_on_the_demo_pair(tmp_path):
 
 
 def test_too_few_training_prompts_fail_before_any_audit(tiny_dirs, split_prompts, tmp_path):
-    run = tmp_path / "audit"
-    run.mkdir()
-    config = {
-        "target": str(tiny_dirs["target"]),
-        "drafter": str(tiny_dirs["drafter"]),
-        "prompts": [str(split_prompts)],
-        "device": "cpu",
-    }
-    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    run = _audit_run(tmp_path / "audit", tiny_dirs, split_prompts)
     result = run_cli("--run", run, "--strategy", "task", "--out", tmp_path / "m")
     _one_line_error(result, "'en'", "training prompts")
     assert not (tmp_path / "m" / "before").exists()

@@ -110,7 +110,8 @@ def training_plots(frame: pd.DataFrame, *, best_step: int | None = None) -> tupl
                 "training-weights",
                 "Group weights over training",
                 "w_i",
-                "s-CDF's shift-by-minimum weights w_i = D_i − min_j D_j (normalised): the "
+                "s-CDF's shift-by-minimum weights w_i = D_i − min_j D_j (normalised), on the "
+                "divergence it weights by (KL by default, or cross-entropy): the "
                 "best-fit group gets 0, the worst-fit group the most.",
             )
         )

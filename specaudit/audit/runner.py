@@ -23,6 +23,7 @@ from specaudit.audit.loading import (
     LoadedModel,
     check_same_vocabulary,
     context_length,
+    eos_token_ids,
     load_causal_lm,
     load_tokenizer,
     vocab_fingerprint,
@@ -144,16 +145,6 @@ def encode(tokenizer, prompt: Prompt, config: RunConfig) -> list[int]:
     if hasattr(ids, "keys"):  # transformers 5 returns a BatchEncoding
         ids = ids["input_ids"]
     return list(ids)
-
-
-def _eos_ids(target: LoadedModel) -> set[int]:
-    ids = set()
-    for source in (target.model.generation_config.eos_token_id, target.tokenizer.eos_token_id):
-        if isinstance(source, int):
-            ids.add(source)
-        elif source:
-            ids.update(source)
-    return ids
 
 
 def _check_lengths(
@@ -349,7 +340,7 @@ def run_audit(
         target.model,
         drafter,
         gamma=config.gamma,
-        eos_ids=_eos_ids(target),
+        eos_ids=eos_token_ids(target.model, target.tokenizer),
         divergence_temperature=config.divergence_temperature,
     )
     if todo:

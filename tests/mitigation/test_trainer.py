@@ -64,16 +64,24 @@ def _config(**kw) -> MitigationConfig:
     return MitigationConfig(**{**base, **kw})
 
 
-@pytest.mark.parametrize("strategy", ["balanced", "scdf"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"strategy": "balanced"},
+        {"strategy": "scdf"},
+        {"strategy": "scdf", "weighting": "sample"},
+        {"strategy": "scdf", "weights_from": "ema", "divergence": "cross_entropy"},
+    ],
+    ids=["balanced", "scdf", "scdf-sampled", "scdf-ema-ce"],
+)
 def test_distillation_lowers_the_drafters_divergence_and_leaves_the_target(
-    tiny_dirs, tmp_path, strategy
+    tiny_dirs, tmp_path, options
 ):
+    strategy = options["strategy"]
     tok, target, drafter = _models(tiny_dirs)
     data = _data(tok, target)
     digest = parameter_digest(target)
-    outcome = train_drafter(
-        target, drafter, data, _config(strategy=strategy), tmp_path, log=lambda _: None
-    )
+    outcome = train_drafter(target, drafter, data, _config(**options), tmp_path, log=lambda _: None)
     first, last = outcome.history[0], outcome.history[-1]
     assert last["mean_kl"] < 0.8 * first["mean_kl"]
     assert outcome.best_step > 0  # trained weights come back, never the original ones

@@ -13,7 +13,13 @@ from typing import Annotated
 
 import typer
 
-from specaudit.cli_common import csv_list, errors_to_exit, write_metrics, write_report
+from specaudit.cli_common import (
+    EXIT_INTERRUPTED,
+    csv_list,
+    errors_to_exit,
+    write_metrics,
+    write_report,
+)
 from specaudit.cli_mitigate import mitigate
 from specaudit.errors import UserInputError
 
@@ -27,8 +33,6 @@ app.add_typer(ngram_app, name="ngram")
 app.command()(mitigate)
 prompts_app = typer.Typer(add_completion=False, help="Inspect and validate prompt sets.")
 app.add_typer(prompts_app, name="prompts")
-
-EXIT_INTERRUPTED = 130
 
 
 @app.command()

@@ -9,7 +9,16 @@ import typer
 
 from specaudit.errors import SpecAuditError, UserInputError
 
-__all__ = ["csv_list", "errors_to_exit", "write_metrics", "write_report"]
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "csv_list",
+    "errors_to_exit",
+    "write_metrics",
+    "write_report",
+]
+
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
 
 
 def errors_to_exit(func):

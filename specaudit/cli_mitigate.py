@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from specaudit.cli_common import csv_list, errors_to_exit, write_metrics, write_report
+from specaudit.cli_common import (
+    EXIT_INTERRUPTED,
+    csv_list,
+    errors_to_exit,
+    write_metrics,
+    write_report,
+)
 from specaudit.errors import UserInputError
 
 __all__ = ["mitigate"]
@@ -125,7 +131,16 @@ def mitigate(
     )
     if audit.threads is not None:
         torch.set_num_threads(audit.threads)
-    results = run_mitigation(audit, configs, out, log=typer.echo, progress=progress)
+    from specaudit.audit.runner import AuditInterrupted
+
+    try:
+        results = run_mitigation(audit, configs, out, log=typer.echo, progress=progress)
+    except (KeyboardInterrupt, AuditInterrupted):
+        # Checkpoints, cached data and finished audit prompts are on disk.
+        typer.echo(
+            f"interrupted: continue with `specaudit mitigate ... --out {out} --resume`", err=True
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     write_metrics(results[0].before, summary=False)
     for r in results:
         write_metrics(r.after, summary=False)

@@ -125,3 +125,15 @@ def test_too_few_training_prompts_fail_before_any_audit(tiny_dirs, split_prompts
     result = run_cli("--run", run, "--strategy", "task", "--out", tmp_path / "m")
     _one_line_error(result, "'en'", "training prompts")
     assert not (tmp_path / "m" / "before").exists()
+
+
+def test_ctrl_c_exits_130_with_how_to_resume(tmp_path, monkeypatch):
+    import specaudit.mitigation.pipeline as pipeline
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "mitigate", interrupted)
+    result = runner.invoke(app, ["mitigate", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 130
+    assert "--resume" in result.output

@@ -244,10 +244,18 @@ def merge(
     run_dir: Annotated[
         Path, typer.Argument(help="A run directory with records.rank-K.jsonl files.")
     ],
+    gate_policy: Annotated[
+        Path | None,
+        typer.Option("--gate", help="Gate policy YAML: check the merged run and exit like `gate`."),
+    ] = None,
 ) -> None:
     """Merge the shards of a run (e.g. Slurm array tasks) into records.jsonl, then metrics."""
     from specaudit.audit.rundir import RunDir
 
+    if gate_policy is not None:  # a bad policy must fail before the merge, not after
+        from specaudit.gate.policy import load_policy
+
+        load_policy(gate_policy)
     directory = RunDir(run_dir)
     plan = directory.read_plan()
     if plan is None:
@@ -256,7 +264,10 @@ def merge(
         )
     _echo_merged(directory.merge(list(plan.ids)))
     write_metrics(run_dir)
-    write_report(run_dir)
+    gate_result = _gate(run_dir, gate_policy) if gate_policy is not None else None
+    write_report(run_dir, gate=gate_result)
+    if gate_result is not None:
+        raise typer.Exit(gate_result.exit_code)
 
 
 def _check_reference_language(run_dir: Path, language: str | None) -> None:

@@ -202,3 +202,21 @@ def test_shard_option_errors_are_one_line(reference, tiny_dirs, tmp_path):
     assert by.exit_code == 2 and "--shard-by 'language'" in by.output
     none = run_cli("merge", tmp_path)
     assert none.exit_code == 2 and "not a sharded run" in none.output
+
+
+def test_merge_applies_a_gate_policy(reference, tiny_dirs, tmp_path):
+    from specaudit.gate import example_policy_path
+
+    _, prompts = reference
+    out = tmp_path / "gated"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nchecks:\n  - metric: min_speedup_ratioo\n")
+    for k in (0, 1):
+        assert run_cli(*pair_args(tiny_dirs, prompts, out, "--shard", f"{k}/2")).exit_code == 0
+    refused = run_cli("merge", out, "--gate", bad)
+    assert refused.exit_code == 2 and "min_speedup_ratioo" in refused.output
+    assert not (out / "records.jsonl").exists()  # a bad policy stops before the merge
+    merged = run_cli("merge", out, "--gate", example_policy_path())
+    # Few prompts per group: no interval, so the gate cannot decide (exit 4), as with `run`.
+    assert merged.exit_code == 4, merged.output
+    assert "inconclusive" in merged.output and (out / "report.html").is_file()

@@ -76,6 +76,11 @@ def followup_config(audit: RunConfig) -> RunConfig:
 def _languages(audit: RunConfig) -> list[str]:
     """List the follow-up audit's languages, validated against the prompt sets."""
     prompts = load_prompts(audit.prompts or [builtin_prompt_dir()])
+    if not any(p.split in (None, FOLLOWUP_SPLIT) for p in prompts):
+        raise UserInputError(
+            f"the prompt sets have no rows of split {FOLLOWUP_SPLIT!r}: mitigation audits "
+            'prompts it never trained on; add such rows (and "train" rows to train on)'
+        )
     chosen = select_prompts(
         prompts, languages=audit.languages, tasks=audit.tasks, split=FOLLOWUP_SPLIT, n_per_group=1
     )

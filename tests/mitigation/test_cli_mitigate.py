@@ -137,3 +137,9 @@ def test_ctrl_c_exits_130_with_how_to_resume(tmp_path, monkeypatch):
     result = runner.invoke(app, ["mitigate", "--out", str(tmp_path / "m")])
     assert result.exit_code == 130
     assert "--resume" in result.output
+
+
+def test_prompts_without_a_heldout_split_are_refused(tiny_dirs, prompt_file, tmp_path):
+    run = _audit_run(tmp_path / "audit", tiny_dirs, prompt_file)  # eval rows only
+    result = run_cli("--run", run, "--strategy", "ngram", "--out", tmp_path / "m")
+    _one_line_error(result, "'heldout'")

@@ -76,7 +76,6 @@ def generate_continuations(
     order = sorted(range(len(items)), key=lambda i: len(items[i][4]))
     out: dict[int, TrainingRow] = {}
     device = model.device
-    eos_first = min(eos_ids) if eos_ids else None
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         width = max(len(items[i][4]) for i in chunk)
@@ -93,7 +92,7 @@ def generate_continuations(
             min_new_tokens=1,
             do_sample=False,
             pad_token_id=pad_id,
-            eos_token_id=sorted(eos_ids) or eos_first,
+            eos_token_id=sorted(eos_ids) or None,
         )[:, width:].tolist()
         for row, i in enumerate(chunk):
             cont = []

@@ -120,14 +120,10 @@ def _train(
     tokenizer = load_tokenizer(
         audit.target, revision=audit.revision, trust_remote_code=audit.trust_remote_code
     )
-    check_same_vocabulary(
-        tokenizer,
-        load_tokenizer(
-            audit.drafter,
-            revision=audit.drafter_revision,
-            trust_remote_code=audit.trust_remote_code,
-        ),
+    drafter_tokenizer = load_tokenizer(
+        audit.drafter, revision=audit.drafter_revision, trust_remote_code=audit.trust_remote_code
     )
+    check_same_vocabulary(tokenizer, drafter_tokenizer)
     common = {
         "device": device,
         "dtype": torch.float32,
@@ -137,7 +133,9 @@ def _train(
     # Training runs in float32 whatever the audit's dtype: half-precision
     # gradients on CPU are slow and lossy.
     target = load_causal_lm(audit.target, revision=audit.revision, tokenizer=tokenizer, **common)
-    drafter = load_causal_lm(audit.drafter, revision=audit.drafter_revision, **common)
+    drafter = load_causal_lm(
+        audit.drafter, revision=audit.drafter_revision, tokenizer=drafter_tokenizer, **common
+    )
     saved_dtype = drafter.model.config.dtype or torch.float32
     rows = prepare_rows(
         target, audit, config, languages, root / "cache", log=log, progress=progress
@@ -186,6 +184,7 @@ def run_strategy(
     config: MitigationConfig,
     root: str | Path,
     *,
+    languages: list[str] | None = None,
     log: Callable[[str], None] = print,
     progress: bool = True,
 ) -> StrategyResult:
@@ -200,13 +199,15 @@ def run_strategy(
         The strategy and its training budget.
     root : path
         The mitigation directory (see the module docstring).
+    languages : list of str, optional
+        The training groups; default: the follow-up audit's languages.
     log : callable
         Receives progress lines.
     progress : bool
         Show progress bars in the audits.
     """
     root = Path(root)
-    languages = _languages(audit)
+    languages = languages or _languages(audit)
     out = root / config.strategy
     out.mkdir(parents=True, exist_ok=True)
     followup = followup_config(audit)
@@ -231,21 +232,27 @@ def mitigate(
     """Run strategies one after another (never two trainings at once)."""
     root = Path(root)
     audit = resolve_pair(audit)
-    # Check the training data of every strategy before the first audit or
-    # training step: a missing train split must not surface an hour in.
     languages = _languages(audit)
-    for c in configs:
-        if c.strategy in TRAINED_STRATEGIES and c.strategy != "mono":
-            kinds = ("translation",) if c.strategy == "task" else KINDS
-            training_prompts(
-                languages,
-                kinds=kinds,
-                sources=audit.prompts,
-                n_train=c.n_train,
-                n_probe=c.n_probe,
-                seed=c.seed,
-            )
+    # Check the training data before the first audit or training step: a
+    # missing train split must not surface an hour in. Every trained strategy
+    # (``task`` and ``mono`` too) draws the same rows of both kinds, since the
+    # probe set spans both; one check per distinct selection suffices.
+    selections = {
+        (c.n_train, c.n_probe, c.seed) for c in configs if c.strategy in TRAINED_STRATEGIES
+    }
+    for n_train, n_probe, seed in sorted(selections):
+        training_prompts(
+            languages,
+            kinds=KINDS,
+            sources=audit.prompts,
+            n_train=n_train,
+            n_probe=n_probe,
+            seed=seed,
+        )
     root.mkdir(parents=True, exist_ok=True)
     settings = {"audit": audit.model_dump(), "strategies": [c.model_dump() for c in configs]}
     write_atomic(root / "mitigation.json", json.dumps(settings, indent=2) + "\n")
-    return [run_strategy(audit, c, root, log=log, progress=progress) for c in configs]
+    return [
+        run_strategy(audit, c, root, languages=languages, log=log, progress=progress)
+        for c in configs
+    ]

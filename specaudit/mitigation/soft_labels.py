@@ -13,6 +13,7 @@ set, which tracks D_i and U, always uses the full distributions.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,11 +44,16 @@ class SoftLabels:
 
     def lookup(self, rows: Sequence[TrainingRow]) -> tuple[torch.Tensor, torch.Tensor]:
         """Return indices (long) and probabilities (float32) of ``rows``' positions."""
-        where = {r: i for i, r in enumerate(self.row_ids)}
+        where = self._position
         spans = [(int(self.offsets[where[r.id]]), int(self.offsets[where[r.id] + 1])) for r in rows]
         idx = torch.cat([self.indices[a:b] for a, b in spans]).long()
         probs = torch.cat([self.probs[a:b] for a, b in spans]).float()
         return idx, probs
+
+    @functools.cached_property
+    def _position(self) -> dict[str, int]:
+        # Built once, not at every training step's lookup.
+        return {r: i for i, r in enumerate(self.row_ids)}
 
     @property
     def covered_mass(self) -> float:

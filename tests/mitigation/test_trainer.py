@@ -101,10 +101,9 @@ def test_a_changed_target_is_refused(tiny_dirs, tmp_path, monkeypatch):
 
     def run_and_touch_target(self):
         with torch.no_grad():
-            next(self_target.parameters()).add_(1.0)
+            next(self.target.parameters()).add_(1.0)
         return real_run(self)
 
-    self_target = target
     monkeypatch.setattr(trainer_module._Trainer, "run", run_and_touch_target)
     with pytest.raises(RuntimeFailure, match="target's parameters changed"):
         train_drafter(target, drafter, data, _config(steps=2), tmp_path, log=lambda _: None)

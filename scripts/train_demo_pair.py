@@ -10,13 +10,23 @@ only), deterministically from fixed seeds:
 - drafter: the same architecture at ~1.5M parameters, trained on an
   English-dominant mixture (DRAFTER_MIXTURE), the way real small drafters are.
 
+The drafter then gets two fine-tuning stages towards the frozen target *as
+shipped* (its float16 weights, loaded as float32, exactly what the audit
+verifies with):
+
+- ``distill``: KL(p_target || q_drafter) at every position of text windows,
+  on an even more English-first mixture (DISTILL_ENGLISH);
+- ``onpolicy``: the same loss along the target's own greedy continuations of
+  English training prompts (translation ``train`` rows and openings of the
+  monolingual ``train`` text; never the story task), which is what the
+  drafter has to predict during speculative decoding.
+
 Usage (run in the background; each stage checkpoints and resumes)::
 
     nohup python scripts/train_demo_pair.py all > scripts/.cache/train.log 2>&1 &
 
-Stages: ``tokenizer``, ``target``, ``drafter``, ``distill`` (the drafter is
-then fine-tuned on the frozen target's soft labels, same mixture), ``export``,
-``all``.
+Stages: ``tokenizer``, ``target``, ``export-target``, ``drafter``, ``distill``,
+``onpolicy``, ``export-drafter``, ``all`` (every stage in that order).
 """
 
 from __future__ import annotations
@@ -275,71 +285,218 @@ def train(name: str) -> None:
 
 # ------------------------------------------------------------- distill
 
-DISTILL_STEPS = 400
+DISTILL_STEPS = 600
 DISTILL_LR = 1e-3
+#: English share of distillation windows; the other languages keep their
+#: pre-training proportions among themselves.
+DISTILL_ENGLISH = 0.9
+
+ONPOLICY_STEPS = 300
+ONPOLICY_LR = 5e-4
+#: English training prompts per kind (translation rows, text openings).
+ONPOLICY_PROMPTS = 600
+#: The default audit's ``max_new_tokens``.
+ONPOLICY_NEW_TOKENS = 48
 
 
-def distill() -> None:
-    """Fine-tune the drafter towards the frozen target's soft labels.
+def english_first(mixture: dict[str, float], english: float) -> dict[str, float]:
+    """``mixture`` with English at ``english`` and the rest scaled to fill the remainder."""
+    rest = sum(w for lang, w in mixture.items() if lang != "en")
+    return {
+        lang: english if lang == "en" else w * (1 - english) / rest for lang, w in mixture.items()
+    }
 
-    Same English-first mixture, but the loss is KL(p_target || q_drafter) at
-    every position instead of next-token cross-entropy: the drafter learns
-    what the target predicts, which is what speculative acceptance rewards.
+
+def shipped_target():
+    """The target exactly as the audit loads it: shipped float16 weights, as float32."""
+    from transformers import LlamaForCausalLM
+
+    model = LlamaForCausalLM.from_pretrained(OUT / "target", dtype=torch.float32)
+    return model.eval()
+
+
+def load_drafter(vocab: int, checkpoint: Path):
+    drafter = build_model("drafter", vocab)
+    drafter.load_state_dict(torch.load(checkpoint, weights_only=False)["model"])
+    return drafter
+
+
+def fine_tune(name: str, drafter, target, source, steps: int, peak: float) -> float:
+    """Cosine-scheduled AdamW on the target's soft labels; returns the seconds it took.
+
+    ``source`` has ``next()``, giving ``(ids, attention, scored)`` with
+    ``scored`` marking the positions trained on, and ``state``/``restore``
+    for its random state. Checkpoints every 100 steps and resumes from there.
     """
-    final = WORK / "drafter.distilled"
-    if final.exists():
-        log("distill: already done")
-        return
-    tokenizer = load_tokenizer()
-    streams = token_streams(tokenizer)
-    vocab = len(tokenizer)
-    target, drafter = build_model("target", vocab), build_model("drafter", vocab)
-    target.load_state_dict(torch.load(WORK / "target.pt", weights_only=False)["model"])
-    drafter.load_state_dict(torch.load(WORK / "drafter.pt", weights_only=False)["model"])
-    target.eval()
-    opt = torch.optim.AdamW(
-        drafter.parameters(), lr=DISTILL_LR, betas=(0.9, 0.95), weight_decay=0.0
-    )
-    rng = np.random.default_rng(SEED + 2)
-    bsz, mixture = MODELS["drafter"][5], MODELS["drafter"][7]
+    from specaudit.mitigation.objective import soft_cross_entropy
+
+    ckpt = WORK / f"drafter.{name}.ckpt"
+    opt = torch.optim.AdamW(drafter.parameters(), lr=peak, betas=(0.9, 0.95), weight_decay=0.0)
+    done, elapsed = 0, 0.0
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        drafter.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        source.restore(state["rng"])
+        done, elapsed = state["step"], state["elapsed"]
+        log(f"{name}: resumed at step {done}")
     drafter.train()
-    t0, start = time.time(), time.time()
-    for step in range(1, DISTILL_STEPS + 1):
-        lr = DISTILL_LR * 0.5 * (1 + math.cos(math.pi * step / DISTILL_STEPS))
+    t0 = time.time()
+    for step in range(done + 1, steps + 1):
         for group in opt.param_groups:
-            group["lr"] = lr
-        x = batch(streams, mixture, rng, bsz)[:, :-1]
+            group["lr"] = peak * 0.5 * (1 + math.cos(math.pi * step / steps))
+        ids, attention, scored = source.next()
         with torch.no_grad():
-            log_p = torch.log_softmax(target(input_ids=x).logits.float(), dim=-1)
-        log_q = torch.log_softmax(drafter(input_ids=x).logits.float(), dim=-1)
-        loss = torch.nn.functional.kl_div(log_q, log_p, log_target=True, reduction="none")
-        loss = loss.sum(-1).mean()
+            p_logits = target(input_ids=ids, attention_mask=attention).logits
+        q_logits = drafter(input_ids=ids, attention_mask=attention).logits
+        # D(p || q) differs from KL(p || q) by the target's entropy only.
+        loss = soft_cross_entropy(p_logits, q_logits)[scored].mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(drafter.parameters(), 1.0)
         opt.step()
         if step % 25 == 0:
+            log(f"{name} step {step}/{steps} D {loss.item():.3f} ({time.time() - t0:.0f} s)")
+        if step % 100 == 0 or step == steps:
             now = time.time()
-            log(
-                f"distill step {step}/{DISTILL_STEPS} KL {loss.item():.3f} "
-                f"{25 * bsz * SEQ_LEN / (now - t0):,.0f} tok/s"
-            )
-            t0 = now
-    state = torch.load(WORK / "drafter.pt", weights_only=False)
-    state["model"] = drafter.state_dict()
-    torch.save(state, WORK / "drafter.pt")
-    meta = json.loads((WORK / "drafter.final").read_text())
-    meta["distillation"] = {
-        "steps": DISTILL_STEPS,
-        "batch": bsz,
-        "peak_lr": DISTILL_LR,
-        "loss": "KL(p_target || q_drafter)",
-        "mixture": "as training",
-        "seconds": round(time.time() - start),
-    }
-    (WORK / "drafter.final").write_text(json.dumps(meta, indent=2))
-    final.write_text("done\n")
-    log(f"distill: done in {(time.time() - start) / 60:.1f} min")
+            elapsed, t0 = elapsed + now - t0, now
+            state = {
+                "model": drafter.state_dict(),
+                "opt": opt.state_dict(),
+                "rng": source.state(),
+                "step": step,
+                "elapsed": elapsed,
+            }
+            torch.save(state, ckpt.with_suffix(".tmp"))
+            os.replace(ckpt.with_suffix(".tmp"), ckpt)
+    log(f"{name}: done in {elapsed / 60:.1f} min")
+    return elapsed
+
+
+class WindowSource:
+    """Random text windows of a language mixture (the distillation batches)."""
+
+    def __init__(self, streams, mixture, seed: int, size: int):
+        self.streams, self.mixture, self.size = streams, mixture, size
+        self.rng = np.random.default_rng(seed)
+
+    def next(self):
+        x = batch(self.streams, self.mixture, self.rng, self.size)[:, :-1]
+        return x, torch.ones_like(x), torch.ones(x.shape, dtype=torch.bool)
+
+    def state(self):
+        return self.rng.bit_generator.state
+
+    def restore(self, state) -> None:
+        self.rng.bit_generator.state = state
+
+
+class RowSource:
+    """Random prompt-plus-continuation rows, scored on the continuation only."""
+
+    def __init__(self, rows, pad_id: int, seed: int, size: int):
+        self.rows, self.pad_id, self.size = rows, pad_id, size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def next(self):
+        from specaudit.mitigation.batches import collate
+
+        picks = torch.randint(len(self.rows), (self.size,), generator=self.generator).tolist()
+        b = collate([self.rows[i] for i in picks], {"en": 0}, self.pad_id)
+        return b.ids, b.attention, b.score
+
+    def state(self):
+        return self.generator.get_state()
+
+    def restore(self, state) -> None:
+        self.generator.set_state(state)
+
+
+def save_stage(name: str, drafter, meta: dict) -> None:
+    torch.save({"model": drafter.state_dict()}, WORK / f"drafter.{name}.pt")
+    (WORK / f"drafter.{name}.json").write_text(json.dumps(meta, indent=2))
+
+
+def distill() -> None:
+    """Fine-tune the pre-trained drafter towards the shipped target's soft labels.
+
+    The loss is the soft-label cross-entropy at every position of text windows
+    instead of next-token cross-entropy: the drafter learns what the target
+    predicts, which is what speculative acceptance rewards.
+    """
+    if (WORK / "drafter.distill.json").exists():
+        log("distill: already done")
+        return
+    tokenizer = load_tokenizer()
+    drafter = load_drafter(len(tokenizer), WORK / "drafter.pt")
+    bsz = MODELS["drafter"][5]
+    mixture = english_first(MODELS["drafter"][7], DISTILL_ENGLISH)
+    source = WindowSource(token_streams(tokenizer), mixture, SEED + 2, bsz)
+    seconds = fine_tune("distill", drafter, shipped_target(), source, DISTILL_STEPS, DISTILL_LR)
+    save_stage(
+        "distill",
+        drafter,
+        {
+            "steps": DISTILL_STEPS,
+            "batch": bsz,
+            "peak_lr": DISTILL_LR,
+            "loss": "D(p_target || q_drafter) on text windows",
+            "mixture": {lang: round(w, 4) for lang, w in mixture.items()},
+            "seconds": round(seconds),
+        },
+    )
+
+
+def onpolicy() -> None:
+    """Fine-tune on the target's own greedy continuations of English training prompts."""
+    from specaudit.audit.config import RunConfig
+    from specaudit.audit.runner import encode
+    from specaudit.mitigation.continuations import generate_continuations, load_or_generate
+    from specaudit.mitigation.trainset import training_prompts
+
+    if (WORK / "drafter.onpolicy.json").exists():
+        log("onpolicy: already done")
+        return
+    tokenizer = load_tokenizer()
+    target = shipped_target()
+    drafter = load_drafter(len(tokenizer), WORK / "drafter.distill.pt")
+    (english,) = training_prompts(["en"], n_train=ONPOLICY_PROMPTS, n_probe=0, seed=SEED + 3)
+    config = RunConfig()
+    items = [
+        (p.id, p.language, p.task, "train", encode(tokenizer, p, config)) for p in english.train
+    ]
+
+    def generate():
+        log(f"onpolicy: generating target continuations of {len(items)} English prompts")
+        return generate_continuations(
+            target,
+            items,
+            max_new_tokens=ONPOLICY_NEW_TOKENS,
+            eos_ids={tokenizer.eos_token_id},
+            pad_id=tokenizer.pad_token_id,
+        )
+
+    start = time.time()
+    settings = {"prompts": [i[0] for i in items], "new_tokens": ONPOLICY_NEW_TOKENS}
+    rows, path, _ = load_or_generate(WORK, settings, generate)
+    generation = time.time() - start
+    log(f"onpolicy: {len(rows)} continuations in {path.name} ({generation:.0f} s)")
+    bsz = MODELS["drafter"][5]
+    source = RowSource(rows, tokenizer.pad_token_id, SEED + 3, bsz)
+    seconds = fine_tune("onpolicy", drafter, target, source, ONPOLICY_STEPS, ONPOLICY_LR)
+    save_stage(
+        "onpolicy",
+        drafter,
+        {
+            "steps": ONPOLICY_STEPS,
+            "batch": bsz,
+            "peak_lr": ONPOLICY_LR,
+            "loss": "D(p_target || q_drafter) along the target's greedy continuations",
+            "prompts": {"en": len(rows), "kinds": ["translation", "text"]},
+            "new_tokens": ONPOLICY_NEW_TOKENS,
+            "seconds": round(seconds + generation),
+        },
+    )
 
 
 # --------------------------------------------------------------- export
@@ -362,49 +519,61 @@ def heldout_loss(model, tokenizer, lang: str, max_tokens: int = 20_000) -> float
     return total / count
 
 
-def export() -> None:
+def export(name: str) -> None:
+    """Ship one model (float16 safetensors + tokenizer) and its facts in ``card.json``.
+
+    The drafter ships its last fine-tuning stage; each stage's settings go
+    into the card next to the pre-training facts.
+    """
+    from transformers import LlamaForCausalLM
+
     tokenizer = load_tokenizer()
-    card = {}
-    for name in ("target", "drafter"):
-        state = torch.load(WORK / f"{name}.pt", weights_only=False)
-        model = build_model(name, len(tokenizer))
-        model.load_state_dict(state["model"])
-        model.eval()
-        # float16 halves the shipped size; the audit loads it as float32.
-        dest = OUT / name
-        model.to(torch.float16).save_pretrained(dest, safe_serialization=True)
-        model.generation_config.save_pretrained(dest)
-        tokenizer.save_pretrained(dest)
-        model.float()
-        meta = json.loads((WORK / f"{name}.final").read_text())
-        meta["heldout_loss"] = {
-            lang: round(heldout_loss(model, tokenizer, lang), 4) for lang in BUILTIN_LANGUAGES
-        }
-        card[name] = meta
-        log(f"export {name}: heldout loss {meta['heldout_loss']}")
-    text = json.dumps(card, indent=2) + "\n"
-    (WORK / "card.json").write_text(text)
-    (OUT / "card.json").write_text(text)  # facts behind MODEL_CARD.md
+    checkpoint = WORK / ("drafter.onpolicy.pt" if name == "drafter" else "target.pt")
+    model = build_model(name, len(tokenizer))
+    model.load_state_dict(torch.load(checkpoint, weights_only=False)["model"])
+    model.eval()
+    # float16 halves the shipped size; the audit loads it as float32.
+    dest = OUT / name
+    model.to(torch.float16).save_pretrained(dest, safe_serialization=True)
+    model.generation_config.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
+    # Held-out loss of the weights as shipped, not of the float32 checkpoint.
+    model = LlamaForCausalLM.from_pretrained(dest, dtype=torch.float32).eval()
+    meta = json.loads((WORK / f"{name}.final").read_text())
+    if name == "drafter":
+        for stage in ("distill", "onpolicy"):
+            meta[stage] = json.loads((WORK / f"drafter.{stage}.json").read_text())
+    meta["heldout_loss"] = {
+        lang: round(heldout_loss(model, tokenizer, lang), 4) for lang in BUILTIN_LANGUAGES
+    }
+    log(f"export {name}: heldout loss {meta['heldout_loss']}")
+    path = OUT / "card.json"  # facts behind MODEL_CARD.md
+    card = json.loads(path.read_text()) if path.exists() else {}
+    card[name] = meta
+    path.write_text(json.dumps(card, indent=2) + "\n")
+
+
+STAGES = {
+    "tokenizer": train_tokenizer,
+    "target": lambda: train("target"),
+    # The drafter is fine-tuned towards the shipped target, so it ships first.
+    "export-target": lambda: export("target"),
+    "drafter": lambda: train("drafter"),
+    "distill": distill,
+    "onpolicy": onpolicy,
+    "export-drafter": lambda: export("drafter"),
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "stage", choices=["tokenizer", "target", "drafter", "distill", "export", "all"]
-    )
+    parser.add_argument("stage", choices=[*STAGES, "all"])
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(2)
-    if args.stage in ("tokenizer", "all"):
-        train_tokenizer()
-    if args.stage in ("target", "all"):
-        train("target")
-    if args.stage in ("drafter", "all"):
-        train("drafter")
-    if args.stage in ("distill", "all"):
-        distill()
-    if args.stage in ("export", "all"):
-        export()
+    for name, stage in STAGES.items():
+        if args.stage in (name, "all"):
+            stage()
 
 
 if __name__ == "__main__":

@@ -163,6 +163,7 @@ def main(run_dir: Path) -> None:
         f"| training tokens | {t['tokens']:,} | {d['tokens']:,} |",
         f"| training time ({t['threads']} CPU threads) | {t['train_seconds'] / 60:.0f} min "
         f"| {d['train_seconds'] / 60:.0f} min |",
+        f"| trained on | {t.get('cpu', 'not recorded')} | {d.get('cpu', 'not recorded')} |",
         f"| peak learning rate | {t['peak_lr']} | {d['peak_lr']} |",
         "",
         *distillation(d),
@@ -180,7 +181,7 @@ def main(run_dir: Path) -> None:
         "",
         "Each language's windows come from its monolingual training text and its "
         "translation training pairs (prompt template plus reference), train split only. "
-        "The drafter's on-policy stage, when it had one, is English only.",
+        "The drafter's on-policy stage is English only.",
         "",
         "## Held-out loss per language (nats per token, `text/<lang>.heldout`)",
         "",

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from specaudit.audit.environment import cpu_name
 from specaudit.languages import BUILTIN_LANGUAGES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -278,6 +279,8 @@ def train(name: str) -> None:
         "mixture": mixture,
         "peak_lr": peak,
         "threads": torch.get_num_threads(),
+        # Times differ between CPUs by 3x here, so the card names the CPU.
+        "cpu": cpu_name(),
     }
     final.write_text(json.dumps(meta, indent=2))
     log(f"{name}: done in {elapsed / 60:.1f} min")

@@ -17,10 +17,12 @@ import sys
 import textwrap
 
 import pytest
+import torch
 
 from specaudit.metrics import compute_metrics, load_records
 from tests.conftest import write_prompt_file
-from tests.test_cli import TIMING_FIELDS, pair_args, read_records, run_cli, without_timings
+from tests.test_cli import TIMING_FIELDS, read_records, run_cli, without_timings
+from tests.test_cli import pair_args as cli_pair_args
 
 pytest.importorskip("accelerate")
 
@@ -36,6 +38,24 @@ TIMING_FREE_FIGURES = (
     "cross_entropy",
     "kl",
 )
+
+
+def pair_args(tiny_dirs, prompt_file, out, *extra):
+    """The CLI arguments of every run here, on one thread like each launched rank.
+
+    Launched ranks run with ``OMP_NUM_THREADS=1``. A different thread count
+    splits float sums differently, and on some CPUs (AVX2 AMD EPYC here) that
+    moves the recorded divergences in the last bits, so every run pins one.
+    """
+    return cli_pair_args(tiny_dirs, prompt_file, out, "--threads", "1", *extra)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_threads():
+    """In-process runs call ``torch.set_num_threads(1)``; give later tests their threads back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,8 @@ def _version(name: str) -> str | None:
         return None
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU model from ``/proc/cpuinfo``, else what :mod:`platform` knows."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
@@ -46,7 +47,7 @@ def device_label(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type == "cpu":
-        return f"cpu ({_cpu_name()})"
+        return f"cpu ({cpu_name()})"
     return device.type
 
 
@@ -62,7 +63,7 @@ def collect_environment(*, device: torch.device, dtype: torch.dtype, seed: int) 
         "device_type": device.type,
         "device_name": device_label(device),
         "dtype": str(dtype).removeprefix("torch."),
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(),

@@ -16,7 +16,7 @@ from transformers import PreTrainedModel
 from specaudit.audit.device import Clock
 from specaudit.audit.divergence import position_divergences
 from specaudit.audit.drafters.base import Drafter, ForwardTimer
-from specaudit.audit.forward import new_cache, prefill
+from specaudit.audit.forward import cache_kwargs, new_cache, prefill
 from specaudit.audit.records import StepRecord
 from specaudit.audit.sampling import TokenSampler
 
@@ -92,8 +92,8 @@ class SpeculativeEngine:
         with timer:
             out = self.target(
                 input_ids=torch.tensor([ids], device=self.device),
-                past_key_values=cache,
                 use_cache=True,
+                **cache_kwargs(self.target, cache),
             )
         return out.logits[0]  # (len(ids), V)
 

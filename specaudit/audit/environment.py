@@ -26,7 +26,7 @@ def _version(name: str) -> str | None:
 
 
 def cpu_name() -> str:
-    """The CPU model from ``/proc/cpuinfo``, else what :mod:`platform` knows."""
+    """Return the CPU model from ``/proc/cpuinfo``, else what :mod:`platform` knows."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:

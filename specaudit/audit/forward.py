@@ -8,12 +8,25 @@ import inspect
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-__all__ = ["new_cache", "prefill"]
+__all__ = ["cache_kwargs", "new_cache", "prefill"]
 
 
 @functools.cache
 def _supports_logits_to_keep(model_class: type) -> bool:
     return "logits_to_keep" in inspect.signature(model_class.forward).parameters
+
+
+@functools.cache
+def _cache_argument(model_class: type) -> str:
+    # transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name
+    # warns and goes in 5.40); earlier 5.x releases know only the old name.
+    params = inspect.signature(model_class.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def cache_kwargs(model: PreTrainedModel, cache: DynamicCache | None) -> dict:
+    """Return the forward keyword that passes ``cache`` to ``model`` in this transformers."""
+    return {_cache_argument(type(model)): cache}
 
 
 def new_cache(model: PreTrainedModel) -> DynamicCache:
@@ -33,7 +46,7 @@ def prefill(model: PreTrainedModel, ids: list[int], cache: DynamicCache) -> None
     extra = {"logits_to_keep": 1} if _supports_logits_to_keep(type(model)) else {}
     model(
         input_ids=torch.tensor([ids], device=model.device),
-        past_key_values=cache,
         use_cache=True,
+        **cache_kwargs(model, cache),
         **extra,
     )

@@ -4,7 +4,7 @@ import torch
 from specaudit.audit.drafters.neural import NeuralDrafter
 from specaudit.audit.drafters.ngram import NGramDrafter
 from specaudit.audit.engine import SpeculativeEngine
-from specaudit.audit.forward import new_cache, prefill
+from specaudit.audit.forward import cache_kwargs, new_cache, prefill
 from specaudit.audit.ngram import NGramModel
 from specaudit.audit.sampling import Decoding, TokenSampler
 
@@ -121,7 +121,8 @@ def test_rolled_back_cache_equals_fresh_prefill(target, small_drafter):
     fresh = new_cache(small_drafter)
     prefill(small_drafter, sequence[:-1], fresh)
     with torch.inference_mode():
-        ref = small_drafter(torch.tensor([sequence[-1:]]), past_key_values=fresh).logits[0, -1]
+        last = torch.tensor([sequence[-1:]])
+        ref = small_drafter(last, **cache_kwargs(small_drafter, fresh)).logits[0, -1]
     assert torch.allclose(proposal.logits[0], ref, atol=1e-4)
 
 
@@ -129,9 +130,9 @@ def test_target_cache_crop_matches_fresh_prefill(target):
     ids = [1, 5, 9, 22, 40, 41, 42, 43, 44]
     cache = new_cache(target)
     with torch.inference_mode():
-        target(torch.tensor([ids]), past_key_values=cache)
+        target(torch.tensor([ids]), **cache_kwargs(target, cache))
         cache.crop(-4)  # keep ids[:5]
-        cropped = target(torch.tensor([[7]]), past_key_values=cache).logits[0, -1]
+        cropped = target(torch.tensor([[7]]), **cache_kwargs(target, cache)).logits[0, -1]
         fresh = target(torch.tensor([[*ids[:5], 7]])).logits[0, -1]
     assert torch.allclose(cropped, fresh, atol=1e-4)
 

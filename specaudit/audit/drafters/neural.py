@@ -6,7 +6,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 
 from specaudit.audit.drafters.base import Drafter, ForwardTimer, Proposal
-from specaudit.audit.forward import new_cache, prefill
+from specaudit.audit.forward import cache_kwargs, new_cache, prefill
 from specaudit.audit.loading import context_length
 from specaudit.audit.sampling import TokenSampler
 
@@ -58,7 +58,9 @@ class NeuralDrafter(Drafter):
     def _forward(self, ids: torch.Tensor) -> torch.Tensor:
         assert self._timer is not None
         with self._timer:
-            out = self.model(input_ids=ids.view(1, -1), past_key_values=self._cache, use_cache=True)
+            out = self.model(
+                input_ids=ids.view(1, -1), use_cache=True, **cache_kwargs(self.model, self._cache)
+            )
         self.n_forwards += 1
         return out.logits[0, -1:]  # (1, V_drafter)
 

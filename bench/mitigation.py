@@ -57,7 +57,8 @@ def main() -> int:
     if (args.out / "mitigation.json").is_file():
         cmd.append("--resume")
     print("$", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+    # This interpreter's specaudit, so the benchmark runs without an activated venv.
+    subprocess.run([sys.executable, "-m", *cmd], check=True)
 
     payload = json.loads((args.out / "strategies.json").read_text())
     before = _metrics(Path(payload["before"]))

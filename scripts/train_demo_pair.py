@@ -23,6 +23,7 @@ verifies with):
 
 Usage (run in the background; each stage checkpoints and resumes)::
 
+    mkdir -p scripts/.cache
     nohup python scripts/train_demo_pair.py all > scripts/.cache/train.log 2>&1 &
 
 Stages: ``tokenizer``, ``target``, ``export-target``, ``drafter``, ``distill``,

@@ -110,27 +110,38 @@ def targets(metrics: dict, wall: float, records: list[dict], config: dict) -> li
         f"gap {gap:.2f} | {mark(gap >= 0.15 and apart)} |",
         "",
     ]
-    if en_story["estimate"] < 1.3:
-        gamma = config["gamma"]
-        story = [r for r in records if r["language"] == "en" and r["task"] == "story"]
-        length = sum(len(r["output_ids"]) for r in story) / len(story)
-        bound = perfect_drafter_bound(records, "en/story", gamma)
-        step = sum(r["spec_time_s"] - r["prefill_time_s"] for r in story) / sum(
-            len(r["steps"]) for r in story
-        )
-        token = sum(r["baseline_time_s"] - r["baseline_prefill_time_s"] for r in story) / sum(
-            len(r["baseline_output_ids"]) for r in story
-        )
+    # Always say what bounds English story: its outputs are short, so a
+    # speculative step's fixed cost weighs heavily; a met target can still
+    # have an interval that reaches below 1.3x.
+    gamma = config["gamma"]
+    story = [r for r in records if r["language"] == "en" and r["task"] == "story"]
+    length = sum(len(r["output_ids"]) for r in story) / len(story)
+    bound = perfect_drafter_bound(records, "en/story", gamma)
+    step = sum(r["spec_time_s"] - r["prefill_time_s"] for r in story) / sum(
+        len(r["steps"]) for r in story
+    )
+    token = sum(r["baseline_time_s"] - r["baseline_prefill_time_s"] for r in story) / sum(
+        len(r["baseline_output_ids"]) for r in story
+    )
+    met = en_story["estimate"] >= 1.3
+    lead = "What bounds English story's speed-up" if met else "Why English story stays below 1.3×"
+    lines += [
+        f"{lead}: the target ends its English story "
+        f"continuations after {length:.1f} tokens on average "
+        f"(of {config['max_new_tokens']} allowed), "
+        f"and one speculative step (γ = {gamma} drafter forwards, one target forward "
+        f"over {gamma + 1} tokens, bookkeeping) costs {step * 1e3:.1f} ms against "
+        f"{token * 1e3:.2f} ms per plain decoding token, {step / token:.1f} times as "
+        "much. A drafter whose every draft were accepted would reach "
+        f"{bound:.2f}× on this group at this run's own costs "
+        "(`perfect_drafter_bound` in `scripts/model_card.py`).",
+        "",
+    ]
+    if met and en_story["ci_low"] < 1.3:
         lines += [
-            "Why English story stays below 1.3×: the target ends its English story "
-            f"continuations after {length:.1f} tokens on average "
-            f"(of {config['max_new_tokens']} allowed), "
-            f"and one speculative step (γ = {gamma} drafter forwards, one target forward "
-            f"over {gamma + 1} tokens, bookkeeping) costs {step * 1e3:.1f} ms against "
-            f"{token * 1e3:.2f} ms per plain decoding token, {step / token:.1f} times as "
-            "much. A drafter whose every draft were accepted would reach only "
-            f"{bound:.2f}× on this group at this run's own costs "
-            "(`perfect_drafter_bound` in `scripts/model_card.py`).",
+            f"The estimate meets 1.3×, but its 95% interval over these {len(story)} "
+            f"prompts reaches down to {en_story['ci_low']:.2f}×: the target is met by "
+            "the estimate, not with confidence.",
             "",
         ]
     return lines

@@ -34,26 +34,32 @@ def est(e: dict, digits: int = 2) -> str:
 
 def distillation(d: dict) -> list[str]:
     """The drafter's fine-tuning stages after pre-training, when it had them."""
-    lines = []
+    parts = []
     if "distill" in d:
         x = d["distill"]
-        lines.append(
-            f"The drafter was then fine-tuned towards the frozen target as shipped: first "
+        parts.append(
             f"{x['steps']} steps (batch {x['batch']}, peak learning rate {x['peak_lr']}, "
             f"{x['seconds'] / 60:.0f} min) of {x['loss']}, on a mixture even more "
             f"English-first than pre-training (English {x['mixture']['en']:.2f})"
         )
     if "onpolicy" in d:
         x = d["onpolicy"]
-        lines[-1] += (
-            f"; then {x['steps']} steps (peak learning rate {x['peak_lr']}, "
+        parts.append(
+            f"{x['steps']} steps (peak learning rate {x['peak_lr']}, "
             f"{x['seconds'] / 60:.0f} min with generation) of {x['loss']}, over "
             f"{x['prompts']['en']:,} English training prompts (translation `train` rows and "
             f"openings of the monolingual `train` text, {x['new_tokens']} new tokens each; "
-            "never the story task). It learns what the target predicts, which is what "
-            "acceptance rewards."
+            "never the story task)"
         )
-    return [*lines, ""] if lines else []
+    if not parts:
+        return []
+    return [
+        "The drafter was then fine-tuned towards the frozen target as shipped: "
+        + ("first " if len(parts) > 1 else "")
+        + "; then ".join(parts)
+        + ". It learns what the target predicts, which is what acceptance rewards.",
+        "",
+    ]
 
 
 def mixtures(t: dict, d: dict) -> list[tuple[str, dict]]:
@@ -202,8 +208,8 @@ def main(run_dir: Path) -> None:
         ),
         "",
         "Each language's windows come from its monolingual training text and its "
-        "translation training pairs (prompt template plus reference), train split only. "
-        "The drafter's on-policy stage is English only.",
+        "translation training pairs (prompt template plus reference), train split only."
+        + (" The drafter's on-policy stage is English only." if "onpolicy" in d else ""),
         "",
         "## Held-out loss per language (nats per token, `text/<lang>.heldout`)",
         "",

@@ -14,7 +14,8 @@ The drafter then gets two fine-tuning stages towards the frozen target *as
 shipped* (its float16 weights, loaded as float32, exactly what the audit
 verifies with):
 
-- ``distill``: KL(p_target || q_drafter) at every position of text windows,
+- ``distill``: the soft-label cross-entropy D(p_target || q_drafter) (KL plus
+  the target's entropy: the same gradient) at every position of text windows,
   on an even more English-first mixture (DISTILL_ENGLISH);
 - ``onpolicy``: the same loss along the target's own greedy continuations of
   English training prompts (translation ``train`` rows and openings of the
@@ -319,10 +320,11 @@ def shipped_target():
     return model.eval()
 
 
-def load_drafter(vocab: int, checkpoint: Path):
-    drafter = build_model("drafter", vocab)
-    drafter.load_state_dict(torch.load(checkpoint, weights_only=False)["model"])
-    return drafter
+def load_checkpoint(name: str, vocab: int, checkpoint: Path):
+    """Model ``name`` with the weights of one of this script's checkpoints."""
+    model = build_model(name, vocab)
+    model.load_state_dict(torch.load(checkpoint, weights_only=False)["model"])
+    return model
 
 
 def fine_tune(name: str, drafter, target, source, steps: int, peak: float) -> float:
@@ -432,7 +434,7 @@ def distill() -> None:
         log("distill: already done")
         return
     tokenizer = load_tokenizer()
-    drafter = load_drafter(len(tokenizer), WORK / "drafter.pt")
+    drafter = load_checkpoint("drafter", len(tokenizer), WORK / "drafter.pt")
     bsz = MODELS["drafter"][5]
     mixture = english_first(MODELS["drafter"][7], DISTILL_ENGLISH)
     source = WindowSource(token_streams(tokenizer), mixture, SEED + 2, bsz)
@@ -463,7 +465,7 @@ def onpolicy() -> None:
         return
     tokenizer = load_tokenizer()
     target = shipped_target()
-    drafter = load_drafter(len(tokenizer), WORK / "drafter.distill.pt")
+    drafter = load_checkpoint("drafter", len(tokenizer), WORK / "drafter.distill.pt")
     (english,) = training_prompts(["en"], n_train=ONPOLICY_PROMPTS, n_probe=0, seed=SEED + 3)
     config = RunConfig()
     items = [
@@ -533,9 +535,7 @@ def export(name: str) -> None:
 
     tokenizer = load_tokenizer()
     checkpoint = WORK / ("drafter.onpolicy.pt" if name == "drafter" else "target.pt")
-    model = build_model(name, len(tokenizer))
-    model.load_state_dict(torch.load(checkpoint, weights_only=False)["model"])
-    model.eval()
+    model = load_checkpoint(name, len(tokenizer), checkpoint).eval()
     # float16 halves the shipped size; the audit loads it as float32.
     dest = OUT / name
     model.to(torch.float16).save_pretrained(dest, safe_serialization=True)

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -95,6 +96,16 @@ def test_run_writes_a_complete_run_directory(tiny_dirs, prompt_file, tmp_path):
     env = json.loads((out / "environment.json").read_text())
     assert env["device"] == "cpu" and env["threads"] >= 1 and env["packages"]["torch"]
     assert env["models"]["target"]["parameters"] > env["models"]["drafter"]["parameters"]
+
+
+def test_threads_apply_to_the_run_only(tiny_dirs, prompt_file, tmp_path):
+    before = torch.get_num_threads()
+    want = 1 if before > 1 else 2
+    out = tmp_path / "threads"
+    result = run_cli(*pair_args(tiny_dirs, prompt_file, out, "--threads", str(want)))
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "environment.json").read_text())["threads"] == want
+    assert torch.get_num_threads() == before  # the caller's thread count is back
 
 
 def test_same_seed_same_records(tiny_dirs, prompt_file, tmp_path):

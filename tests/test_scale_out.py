@@ -17,7 +17,6 @@ import sys
 import textwrap
 
 import pytest
-import torch
 
 from specaudit.metrics import compute_metrics, load_records
 from tests.conftest import write_prompt_file
@@ -48,14 +47,6 @@ def pair_args(tiny_dirs, prompt_file, out, *extra):
     moves the recorded divergences in the last bits, so every run pins one.
     """
     return cli_pair_args(tiny_dirs, prompt_file, out, "--threads", "1", *extra)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_threads():
-    """In-process runs call ``torch.set_num_threads(1)``; give later tests their threads back."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -245,6 +245,9 @@ def run_audit(
     device, the prompts, the models, their shared vocabulary and every
     prompt's length against both contexts.
 
+    ``config.threads`` sets torch's (process-wide) thread count for the run
+    only; the caller's is restored afterwards.
+
     Under ``accelerate launch`` or ``torchrun`` (or with ``shard``), this
     process decodes only its shard of the prompts (see
     :mod:`specaudit.audit.shard`) into ``records.rank-K.jsonl``. Under a
@@ -276,11 +279,37 @@ def run_audit(
     AuditInterrupted
         On Ctrl-C, after the finished prompts are safely on disk.
     """
+    # torch's thread count is process-wide: give the caller back its own.
+    previous = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    try:
+        return _audit(
+            config,
+            out,
+            resume=resume,
+            progress=progress,
+            shard=shard,
+            shard_by=shard_by,
+            poll_s=poll_s,
+        )
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _audit(
+    config: RunConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    shard: ShardSpec | None = None,
+    shard_by: Strategy = "group",
+    poll_s: float = 1.0,
+) -> RunSummary:
     placement = resolve_placement(config.device, shard)
     device = placement.device
     dtype = resolve_dtype(config.dtype, device)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
 
     prompts = load_prompts(config.prompts or [builtin_prompt_dir()])
     selection = select_prompts(

@@ -108,6 +108,14 @@ def run(
         str | None, typer.Option("--system-prompt", help="System message (with --chat-template).")
     ] = None,
     warmup: Annotated[int | None, typer.Option(help="Untimed warm-up decodes.")] = None,
+    repeats: Annotated[
+        int | None,
+        typer.Option(help="Time every prompt this many times; each decode keeps the median."),
+    ] = None,
+    retime: Annotated[
+        int | None,
+        typer.Option(help="Re-time a timing outlier up to this many times (0: never)."),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="YAML config; flags override its fields.")
     ] = None,
@@ -164,6 +172,8 @@ def run(
         "chat_template": chat_template,
         "system_prompt": system_prompt,
         "warmup": warmup,
+        "repeats": repeats,
+        "retime": retime,
     }
     cfg = load_config(config, overrides)
     shard_spec = ShardSpec.parse(shard) if shard is not None else None

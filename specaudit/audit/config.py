@@ -55,6 +55,8 @@ class RunConfig(BaseModel):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  #: weights and compute
     threads: int | None = Field(None, ge=1)  #: CPU threads; None keeps torch's default
     warmup: int = Field(2, ge=0)  #: untimed warm-up decodes before the first prompt
+    repeats: int = Field(1, ge=1)  #: timings per prompt; each decode keeps the median
+    retime: int = Field(3, ge=0)  #: re-timings of a timing outlier at most; 0 turns them off
 
     @model_validator(mode="after")
     def _chat_needs_template(self) -> RunConfig:

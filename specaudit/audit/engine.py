@@ -17,8 +17,8 @@ from specaudit.audit.device import Clock
 from specaudit.audit.divergence import position_divergences
 from specaudit.audit.drafters.base import Drafter, ForwardTimer
 from specaudit.audit.forward import cache_kwargs, new_cache, prefill
-from specaudit.audit.records import StepRecord
 from specaudit.audit.sampling import TokenSampler
+from specaudit.records import StepRecord
 
 __all__ = ["PlainOutcome", "SpeculativeEngine", "SpeculativeOutcome"]
 
@@ -44,6 +44,7 @@ class PlainOutcome:
     output_ids: list[int]
     prefill_time_s: float
     total_time_s: float  #: prefill included
+    step_times_s: list[float]  #: wall time of each decode step (one token each)
 
     @property
     def forward_s(self) -> float:
@@ -215,12 +216,23 @@ class SpeculativeEngine:
         with timer:
             prefill(self.target, prompt_ids[:-1], cache)
         prefill_s = clock() - start
-        pending, out = prompt_ids[-1], []
+        pending, out, step_times = prompt_ids[-1], [], []
+        t0 = clock()
         while len(out) < max_new_tokens:
             logits = self._target([pending], cache, timer)  # (1, V)
             token, _ = sampler.choose(logits)
             pending = int(token)
             out.append(pending)
+            # Per-step times feed the cost model (metrics.costmodel): a median
+            # over single forwards is immune to a stall that a total is not.
+            t1 = clock()
+            step_times.append(t1 - t0)
+            t0 = t1
             if stop_at_eos and pending in self.eos_ids:
                 break
-        return PlainOutcome(output_ids=out, prefill_time_s=prefill_s, total_time_s=clock() - start)
+        return PlainOutcome(
+            output_ids=out,
+            prefill_time_s=prefill_s,
+            total_time_s=clock() - start,
+            step_times_s=step_times,
+        )

@@ -34,9 +34,9 @@ from pathlib import Path
 import yaml
 
 from specaudit.atomic import write_atomic
-from specaudit.audit.records import PromptRecord
 from specaudit.audit.shard import ShardPlan, merge_records
 from specaudit.errors import UserInputError
+from specaudit.records import PromptRecord
 
 __all__ = ["MergeSummary", "RunDir"]
 
@@ -200,6 +200,14 @@ class RunDir:
             return []
         self._drop_truncated_tail()
         return [json.loads(line) for _, line in _lines(self.records_path)]
+
+    def rewrite(self, records: list[PromptRecord]) -> None:
+        """Replace this process's records file atomically (after re-timing prompts).
+
+        The whole file is written under a temporary name and renamed, so a
+        kill leaves either the old records or the new ones, never a mix.
+        """
+        write_atomic(self.records_path, "".join(r.to_json() + "\n" for r in records))
 
     def append(self, record: PromptRecord) -> None:
         """Append one record line with a single write, then fsync."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from specaudit.audit.attempts import choose_median, derive_seed, order_for, same_work, time_prompt
 from specaudit.audit.config import RunConfig
 from specaudit.audit.device import resolve_dtype
 from specaudit.audit.drafters.base import Drafter
@@ -30,11 +30,12 @@ from specaudit.audit.loading import (
 )
 from specaudit.audit.ngram import NGramModel
 from specaudit.audit.prompts import Prompt, builtin_prompt_dir, load_prompts, select_prompts
-from specaudit.audit.records import PromptRecord
+from specaudit.audit.retime import RetimeSummary, retime_outliers
 from specaudit.audit.rundir import MergeSummary, RunDir
 from specaudit.audit.sampling import Decoding, TokenSampler
 from specaudit.audit.shard import ShardPlan, ShardSpec, Strategy
 from specaudit.errors import UserInputError
+from specaudit.records import PromptRecord, apply_choice
 
 __all__ = ["AuditInterrupted", "RunSummary", "builtin_pair", "derive_seed", "run_audit"]
 
@@ -49,6 +50,7 @@ class RunSummary:
     n_not_lossless: int  #: greedy prompts whose outputs differed (a bug if > 0)
     shard: ShardSpec | None = None  #: this process's shard; None for an ordinary run
     merged: MergeSummary | None = None  #: the merge this process did, if any
+    retimed: RetimeSummary | None = None  #: what the re-timing pass did
 
     @property
     def complete(self) -> bool:
@@ -70,15 +72,6 @@ def builtin_pair() -> tuple[Path, Path]:
 
     root = Path(str(resources.files("specaudit") / "data" / "models"))
     return root / "target", root / "drafter"
-
-
-def derive_seed(seed: int, prompt_id: str, stream: str) -> int:
-    """Derive a per-prompt seed from the run seed and the prompt id alone.
-
-    Resumed runs and reordered prompt sets therefore give the same records.
-    """
-    digest = hashlib.sha256(f"{seed}\x00{prompt_id}\x00{stream}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
 def _resolve_models(config: RunConfig) -> tuple[str, str]:
@@ -172,33 +165,34 @@ def _decode_prompt(
     device,
     tokenizer,
 ) -> PromptRecord:
-    spec_seed = derive_seed(config.seed, prompt.id, "spec")
+    """Decode one prompt both ways ``config.repeats`` times and build its record.
 
-    def sampler(stream: str) -> TokenSampler:
-        g = torch.Generator(device=device).manual_seed(derive_seed(config.seed, prompt.id, stream))
-        return TokenSampler(decoding, g)
-
-    n_max = config.max_new_tokens
-    if decoding.greedy:
-        # Alternate which decode goes first, so an order effect (warm caches,
-        # clock boost) cancels across prompts like drift does.
-        if index % 2 == 0:
-            base = engine.plain(ids, n_max, sampler("base"))
-            spec = engine.speculative(ids, n_max, sampler("spec"))
-        else:
-            spec = engine.speculative(ids, n_max, sampler("spec"))
-            base = engine.plain(ids, n_max, sampler("base"))
-        lossless = spec.output_ids == base.output_ids
-    else:
-        # The baseline decodes as many tokens as the speculative run emitted,
-        # so both times cover the same work; back to back, so drift cancels.
-        spec = engine.speculative(ids, n_max, sampler("spec"))
-        base = engine.plain(ids, len(spec.output_ids), sampler("base"), stop_at_eos=False)
-        lossless = None
+    Each decode's chosen timing is the median over the repeats (see
+    :func:`~specaudit.audit.attempts.choose_median`); every attempt stays in
+    the record.
+    """
+    runs = []
+    for attempt in range(config.repeats):
+        runs.append(
+            time_prompt(
+                engine,
+                decoding,
+                seed=config.seed,
+                prompt_id=prompt.id,
+                ids=ids,
+                max_new_tokens=config.max_new_tokens,
+                order=order_for(index, attempt),
+                reason="initial" if attempt == 0 else "repeat",
+                device=device,
+            )
+        )
+    first = runs[0]
+    spec, base = first.spec, first.plain
+    usable = [same_work(first, r) for r in runs]
+    attempts = [replace(r.attempt, reproduced=ok) for r, ok in zip(runs, usable, strict=True)]
+    lossless = spec.output_ids == base.output_ids if decoding.greedy else None
     text = tokenizer.decode(spec.output_ids, skip_special_tokens=True)
-    n_fwd = spec.n_draft_forwards
-    draft_forward_s = spec.draft_time_s / n_fwd if n_fwd else 0.0
-    return PromptRecord(
+    record = PromptRecord(
         id=prompt.id,
         language=prompt.language,
         task=prompt.task,
@@ -216,16 +210,22 @@ def _decode_prompt(
         baseline_time_s=base.total_time_s,
         baseline_prefill_time_s=base.prefill_time_s,
         lossless=lossless,
-        draft_forward_s=draft_forward_s,
-        target_forward_s=base.forward_s,
-        c=draft_forward_s / base.forward_s,
-        n_draft_forwards=n_fwd,
+        draft_forward_s=0.0,
+        target_forward_s=0.0,
+        c=0.0,
+        n_draft_forwards=spec.n_draft_forwards,
         forward_time_s=spec.forward_time_s,
         output_chars=len(text),
         prompt_chars=len(prompt.prompt),
-        seed=spec_seed,
+        seed=derive_seed(config.seed, prompt.id, "spec"),
         reference=prompt.reference,
         device_name=device_label(device),
+        timing_attempts=attempts,
+    )
+    return apply_choice(
+        record,
+        plain=choose_median([r.attempt.plain_time_s for r in runs], usable),
+        spec=choose_median([r.attempt.spec_time_s for r in runs], usable),
     )
 
 
@@ -387,14 +387,39 @@ def _audit(
         progress=show,
     )
 
+    retimed = retime_outliers(
+        engine,
+        decoding,
+        run_dir,
+        {p.id: (i, ids) for i, p, ids in mine},
+        seed=config.seed,
+        max_new_tokens=config.max_new_tokens,
+        max_attempts=config.retime,
+        device=device,
+        report=tqdm.write if show else _silent,
+        before_first=(lambda: None)
+        if todo
+        else (lambda: _warm_up(engine, decoding, mine[0][2], config)),
+    )
+
     merged = None
     if placement.merges and (plan is not None or run_dir.shard_files()):
         if placement.launched:
             _wait_for_shards(run_dir, plan, poll_s=poll_s)
         merged = run_dir.merge([p.id for p in selection])
     return RunSummary(
-        run_dir.path, len(mine), n_new, n_not_lossless, shard=placement.shard, merged=merged
+        run_dir.path,
+        len(mine),
+        n_new,
+        n_not_lossless,
+        shard=placement.shard,
+        merged=merged,
+        retimed=retimed,
     )
+
+
+def _silent(_: str) -> None:
+    """Swallow progress lines (no progress display)."""
 
 
 def _open_run_dir(

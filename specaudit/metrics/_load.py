@@ -1,7 +1,7 @@
 """Read ``records.jsonl`` lines into step-level and prompt-level tables.
 
 The metrics read the JSON lines themselves (plain dicts; the field reference
-is the docstring of ``specaudit.audit.records``) so that they import without
+is the docstring of :mod:`specaudit.records`) so that they import without
 torch. Everything downstream works on the prompt-level table: every estimator
 is a function of per-prompt sums, which is what makes prompt resampling cheap.
 """
@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from specaudit.records import PROMPT_FIELDS, READABLE_VERSIONS, STEP_FIELDS
+
 __all__ = [
-    "RECORD_VERSION",
     "infer_gamma",
     "load_records",
     "prompt_frame",
@@ -25,34 +26,16 @@ __all__ = [
     "validate_records",
 ]
 
-#: The ``record_version`` these metrics read.
-RECORD_VERSION = 1
-
-_PROMPT_FIELDS = (
-    "id",
-    "language",
-    "task",
-    "item_id",
-    "steps",
-    "output_ids",
-    "output_chars",
-    "spec_time_s",
-    "baseline_time_s",
-    "draft_forward_s",
-    "target_forward_s",
-    "n_draft_forwards",
-)
-_STEP_FIELDS = ("drafted", "accepted", "rejected", "alpha", "cross_entropy", "kl")
-
 
 def _problem(record: Any) -> str | None:
     """Describe what makes ``record`` unreadable, or return ``None``."""
     if not isinstance(record, Mapping):
         return f"expected a JSON object, got {type(record).__name__}"
     version = record.get("record_version")
-    if version != RECORD_VERSION:
-        return f"record_version {version!r} is not supported (expected {RECORD_VERSION})"
-    missing = [name for name in _PROMPT_FIELDS if name not in record]
+    if version not in READABLE_VERSIONS:
+        expected = " or ".join(map(str, READABLE_VERSIONS))
+        return f"record_version {version!r} is not supported (expected {expected})"
+    missing = [name for name in PROMPT_FIELDS if name not in record]
     if missing:
         return f"record lacks fields: {', '.join(missing)}"
     if not isinstance(record["steps"], list):
@@ -60,7 +43,7 @@ def _problem(record: Any) -> str | None:
     for t, step in enumerate(record["steps"]):
         if not isinstance(step, Mapping):
             return f"step {t} is not a JSON object"
-        missing = [name for name in _STEP_FIELDS if name not in step]
+        missing = [name for name in STEP_FIELDS if name not in step]
         if missing:
             return f"step {t} lacks fields: {', '.join(missing)}"
     return None

@@ -26,6 +26,7 @@ from specaudit.metrics.disparity import spread
 from specaudit.metrics.group import group_metrics, prompt_metrics
 from specaudit.metrics.quality import group_quality, prompt_quality
 from specaudit.metrics.result import Disparity, MetricsResult, MetricsSettings, TaskDisparity
+from specaudit.metrics.timing import timing_assessment, with_robust_times
 
 __all__ = ["compute_metrics"]
 
@@ -96,6 +97,16 @@ def _reference_pairs(
     return pairs, notes
 
 
+def _modelled_gap(groups: list) -> float | None:
+    """Largest relative gap between a group's robust and modelled speed-up."""
+    gaps = [
+        abs(g.speedup.estimate / g.speedup_modelled.estimate - 1.0)
+        for g in groups
+        if g.speedup.estimate is not None and g.speedup_modelled.estimate
+    ]
+    return max(gaps) if gaps else None
+
+
 def compute_metrics(
     records: Iterable[Mapping[str, Any]],
     *,
@@ -164,8 +175,10 @@ def compute_metrics(
             f"gamma={gamma!r} is not allowed: the records hold drafts of {observed} tokens"
         )
     gamma = int(gamma)
+    # Timing is judged before sorting: the assessment follows records order.
+    timing = timing_assessment(records)
     prompts = (
-        prompt_frame(records, steps=steps, gamma=gamma)
+        with_robust_times(prompt_frame(records, steps=steps, gamma=gamma), timing)
         .sort_values(["task", "language", "id"], kind="stable")
         .reset_index(drop=True)
     )
@@ -240,8 +253,16 @@ def compute_metrics(
         confidence_level=confidence_level,
         gamma=gamma,
     )
+    health = timing.health(
+        records,
+        groups=[f"{r['language']}/{r['task']}" for r in records],
+        modelled_gap=_modelled_gap(group_results),
+    )
+    if health.verdict in ("noisy", "unreliable"):
+        notes.append(f"timing {health.verdict}: {'; '.join(health.reasons)}")
     return MetricsResult(
         settings=settings,
+        timing=health,
         n_prompts=len(prompts),
         groups=tuple(group_results),
         disparity=disparity,

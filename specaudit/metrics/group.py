@@ -16,12 +16,20 @@ their steps; gamma is the run's draft length):
 - ``position_acceptance[i]`` = steps accepting draft i / steps verifying it.
 - ``distributional_alpha_token``: mean alpha(s) over all verified positions;
   ``distributional_alpha_prompt``: mean over prompts of each prompt's mean.
-- ``speedup`` = sum baseline_time_s / sum spec_time_s; ``speedup_median``,
-  ``speedup_q1``, ``speedup_q3`` of the per-prompt ratios; ``share_slower``
-  the share of prompts with a ratio below 1.
+- ``speedup`` = sum of robust plain times / sum of robust speculative times
+  (measured times, with timing outliers replaced by the cost model's
+  prediction: :mod:`specaudit.metrics.timing`); ``speedup_raw`` the same with
+  the measured times as they are; ``speedup_modelled`` = sum of modelled
+  plain / sum of modelled speculative times, from step counts and the fitted
+  costs alone (:mod:`specaudit.metrics.costmodel`); ``speedup_median``,
+  ``speedup_q1``, ``speedup_q3`` of the per-prompt robust ratios;
+  ``share_slower`` the share of prompts with a ratio below 1.
 - ``c`` = mean draft_forward_s / mean target_forward_s (see
   :func:`~specaudit.metrics.speedup.forward_cost_ratio`).
-- ``analytic_speedup`` = f_gamma(acceptance_rate) / (1 + gamma c);
+- ``analytic_speedup`` = f_gamma(acceptance_rate) / (1 + gamma c), the
+  idealised bound: it prices a verify forward of gamma + 1 tokens like a
+  one-token forward and ignores per-step overhead, so it sits above the
+  measured and modelled speed-ups;
   ``analytic_speedup_prompt_avg`` = mean over prompts (with at least one
   verified draft) of f_gamma(alpha_p), over (1 + gamma c). They differ: f is
   convex, and the pooled alpha weights prompts by their verified drafts.
@@ -100,6 +108,10 @@ _SUMMED = (
     "f_prompt",
     "baseline_time_s",
     "spec_time_s",
+    "plain_measured_s",
+    "spec_measured_s",
+    "plain_model_s",
+    "spec_model_s",
     "draft_forward",
     "has_draft_forward",
     "target_forward_s",
@@ -158,6 +170,8 @@ def _figures(s: dict[str, np.ndarray], ratios: np.ndarray, gamma: int) -> list[n
         "distributional_alpha_token": alpha_token,
         "distributional_alpha_prompt": distributional_alpha(s["alpha_prompt"], s["has_verified"]),
         "speedup": measured_speedup(s["baseline_time_s"], s["spec_time_s"]),
+        "speedup_raw": measured_speedup(s["plain_measured_s"], s["spec_measured_s"]),
+        "speedup_modelled": measured_speedup(s["plain_model_s"], s["spec_model_s"]),
         "speedup_median": median,
         "speedup_q1": q1,
         "speedup_q3": q3,
@@ -347,9 +361,14 @@ def prompt_metrics(frame: pd.DataFrame, *, quality: pd.DataFrame | None = None) 
     ].copy()
     out["n_output_tokens"] = frame["n_output_tokens"]
     out["output_chars"] = frame["output_chars"]
-    out["baseline_time_s"] = frame["baseline_time_s"]
-    out["spec_time_s"] = frame["spec_time_s"]
+    # Measured times as recorded; the robust ones where a timing was an outlier.
+    for name in ("baseline_time_s", "spec_time_s", "plain_measured_s", "spec_measured_s"):
+        out[name] = frame[name]
+    out["plain_model_s"] = frame["plain_model_s"]
+    out["spec_model_s"] = frame["spec_model_s"]
+    out["timing_flagged"] = frame["timing_flagged"]
     out["speedup"] = frame["speedup"]
+    out["speedup_raw"] = frame["speedup_raw"]
     out["acceptance_rate"] = acceptance_rate(frame["accepted"], frame["rejections"])
     out["draft_acceptance_rate"] = draft_acceptance_rate(frame["accepted"], frame["drafted"])
     out["mean_accepted_length"] = mean_accepted_length(frame["emitted"], frame["n_steps"])

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from specaudit.atomic import write_atomic
+from specaudit.metrics.timing import TimingHealth
 
 if TYPE_CHECKING:
     from specaudit.metrics.quality_result import GroupQuality
@@ -50,7 +51,12 @@ __all__ = [
 ]
 
 #: Version of the ``metrics.json`` layout. Bump on any change of meaning.
-SCHEMA_VERSION = 1
+#: 2: ``speedup`` is the robust headline (timing outliers replaced by the cost
+#: model), ``speedup_raw`` and ``speedup_modelled`` join it, and ``timing``
+#: holds the run's timing health and cost models.
+SCHEMA_VERSION = 2
+#: Versions :meth:`MetricsResult.from_dict` reads (1: ``timing`` is absent).
+READABLE_SCHEMA_VERSIONS = (1, 2)
 
 STATUS_OK = "ok"
 #: Too few prompts (or no observations at all) for an honest interval.
@@ -65,6 +71,8 @@ GROUP_METRICS: tuple[str, ...] = (
     "distributional_alpha_token",
     "distributional_alpha_prompt",
     "speedup",
+    "speedup_raw",
+    "speedup_modelled",
     "speedup_median",
     "speedup_q1",
     "speedup_q3",
@@ -190,6 +198,8 @@ class GroupMetrics:
     distributional_alpha_token: Estimate
     distributional_alpha_prompt: Estimate
     speedup: Estimate
+    speedup_raw: Estimate
+    speedup_modelled: Estimate
     speedup_median: Estimate
     speedup_q1: Estimate
     speedup_q3: Estimate
@@ -469,6 +479,9 @@ class MetricsResult:
     prompts : pandas.DataFrame or None
         Per-prompt table behind ``prompts.csv``. Not part of ``metrics.json``
         (nor of equality); ``None`` after :meth:`from_dict` unless given.
+    timing : TimingHealth or None
+        How far the timings can be trusted, and the fitted cost models;
+        ``None`` in results of schema version 1.
     """
 
     settings: MetricsSettings
@@ -476,6 +489,7 @@ class MetricsResult:
     groups: tuple[GroupMetrics, ...]
     disparity: Disparity
     notes: tuple[str, ...] = ()
+    timing: TimingHealth | None = None
     prompts: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
     def group(self, key: str) -> GroupMetrics:
@@ -503,6 +517,7 @@ class MetricsResult:
             "n_prompts": self.n_prompts,
             "groups": [g.to_dict() for g in self.groups],
             "disparity": self.disparity.to_dict(),
+            "timing": None if self.timing is None else self.timing.to_dict(),
             "notes": list(self.notes),
         }
 
@@ -515,13 +530,15 @@ class MetricsResult:
         Raises
         ------
         ValueError
-            If ``schema_version`` is not the one this version writes.
+            If ``schema_version`` is not one this version reads.
         """
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_SCHEMA_VERSIONS:
+            expected = " or ".join(map(str, READABLE_SCHEMA_VERSIONS))
             raise ValueError(
-                f"metrics schema_version {version!r} is not supported (expected {SCHEMA_VERSION})"
+                f"metrics schema_version {version!r} is not supported (expected {expected})"
             )
+        timing = data.get("timing")
         return cls(
             settings=MetricsSettings.from_dict(data["settings"]),
             n_prompts=int(data["n_prompts"]),
@@ -529,6 +546,7 @@ class MetricsResult:
             disparity=Disparity.from_dict(data["disparity"]),
             notes=tuple(data.get("notes", ())),
             prompts=prompts,
+            timing=None if timing is None else TimingHealth.from_dict(timing),
         )
 
     def groups_frame(self) -> pd.DataFrame:

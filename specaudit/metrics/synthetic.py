@@ -2,7 +2,7 @@
 
 For tests, for simulating interval coverage, and for building reports or
 gates before a real audit exists. The records follow the record format
-(``specaudit.audit.records``) exactly; only the numbers are invented.
+(``specaudit.records``) exactly; only the numbers are invented.
 
 Model, per group g and item i (prompt p = (g, i)):
 

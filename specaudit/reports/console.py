@@ -18,12 +18,15 @@ def _fmt(e: Estimate, digits: int = 2) -> str:
 
 
 def format_summary(result: MetricsResult) -> str:
-    """One line per group (acceptance, speed-up, degenerate share), then disparity.
+    """One line per group (acceptance, speed-up, degenerate share), disparity, timing health.
+
+    ``speedup`` is the robust measured figure, ``modelled`` the cost model's
+    (step counts and fitted per-forward costs only).
 
     The degenerate share sits beside acceptance because a looping target
     inflates acceptance; "n/a" when the metrics carry no quality figures.
     """
-    rows = [("group", "n", "acceptance_rate", "speedup", "slower", "degenerate")]
+    rows = [("group", "n", "acceptance_rate", "speedup", "modelled", "slower", "degenerate")]
     for g in result.groups:
         degenerate = _fmt(g.quality.degenerate_share) if g.quality is not None else "n/a"
         rows.append(
@@ -32,6 +35,7 @@ def format_summary(result: MetricsResult) -> str:
                 str(g.n_prompts),
                 _fmt(g.acceptance_rate),
                 _fmt(g.speedup) + "x",
+                _fmt(g.speedup_modelled) + "x",
                 _fmt(g.share_slower),
                 degenerate,
             )
@@ -47,4 +51,6 @@ def format_summary(result: MetricsResult) -> str:
         f"speed-up min/max: {_fmt(d.speedup_min_max_ratio)} (biased low)   "
         f"worst group: {d.worst_group or 'n/a'}"
     )
+    if result.timing is not None:
+        lines.append(result.timing.summary())
     return "\n".join(lines)

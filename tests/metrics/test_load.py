@@ -69,4 +69,4 @@ def test_duplicate_ids_and_empty_records_are_rejected():
     with pytest.raises(ValueError, match="records is empty"):
         compute_metrics([])
     with pytest.raises(ValueError, match=r"records\[0\] \(id 'p0'\): record_version"):
-        compute_metrics([rec | {"record_version": 2}])
+        compute_metrics([rec | {"record_version": 3}])

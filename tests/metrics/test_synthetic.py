@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from specaudit.audit.records import PromptRecord
+from specaudit.records import PromptRecord
 from specaudit.metrics import compute_metrics
 from specaudit.metrics.synthetic import GroupSpec, synthetic_records, true_figures
 

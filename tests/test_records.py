@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from specaudit.audit.records import PromptRecord, StepRecord
+from specaudit.records import PromptRecord, StepRecord
 
 
 def _record(**overrides) -> PromptRecord:

@@ -1,8 +1,16 @@
-"""Typed records that come out of the decoding engine and go into ``records.jsonl``.
+"""The record schema: what the decoding engine writes to ``records.jsonl``.
 
 One :class:`PromptRecord` is written per prompt, as one JSON line. Every later
 stage (metrics, reports, the gate, mitigation) reads these lines, so the field
 names are a contract: change them only together with :data:`RECORD_VERSION`.
+This module is the one definition of that contract. It imports neither torch
+nor any other part of specaudit, so the audit (which writes records) and the
+metrics (which read them as plain dicts) share it.
+
+Versions: 1 had no per-forward plain timings and one timing per prompt;
+2 adds ``plain_step_times_s``, ``timing_attempts`` and ``timing_chosen``
+(re-timing and repeats, see the timing section of ``docs/method.md``).
+Version-1 lines still load everywhere; their timing health reads as unknown.
 
 Field reference (per prompt)
 ----------------------------
@@ -51,6 +59,18 @@ Field reference (per prompt)
     The prompt's expected output (e.g. a reference translation) as given in
     the prompt set, for quality metrics such as chrF; ``None`` when the set
     has none. Optional when reading: lines written before it existed lack it.
+``plain_step_times_s``
+    Wall time of each plain decode step (one token, cache in use) of the
+    chosen plain attempt. ``None`` in version-1 lines.
+``timing_attempts``
+    Every timing of this prompt, as :class:`TimingAttempt` objects: the first
+    decode, ``--repeats`` repeats, and re-timings of a timing outlier. Nothing
+    is overwritten: the fields above mirror the chosen attempts. Empty in
+    version-1 lines.
+``timing_chosen``
+    ``{"plain": i, "spec": j}``: the attempts whose plain and speculative
+    timings the prompt-level fields and the steps' times report. ``None`` in
+    version-1 lines.
 ``device_name``
     The kind of device that decoded and timed this prompt: the GPU's name, or
     ``cpu (<CPU model>)``. Shards of one run can differ; metrics then note
@@ -88,13 +108,42 @@ Field reference (per step)
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["RECORD_VERSION", "PromptRecord", "StepRecord"]
+__all__ = [
+    "PROMPT_FIELDS",
+    "READABLE_VERSIONS",
+    "RECORD_VERSION",
+    "STEP_FIELDS",
+    "PromptRecord",
+    "StepRecord",
+    "TimingAttempt",
+    "apply_choice",
+]
 
-#: Version of the per-prompt JSON format. Bump on any change of meaning.
-RECORD_VERSION = 1
+#: Version of the per-prompt JSON format written now. Bump on any change of meaning.
+RECORD_VERSION = 2
+#: Versions every reader accepts.
+READABLE_VERSIONS = (1, 2)
+
+#: Prompt-level fields the metrics need (present in every readable version).
+PROMPT_FIELDS = (
+    "id",
+    "language",
+    "task",
+    "item_id",
+    "steps",
+    "output_ids",
+    "output_chars",
+    "spec_time_s",
+    "baseline_time_s",
+    "draft_forward_s",
+    "target_forward_s",
+    "n_draft_forwards",
+)
+#: Step-level fields the metrics need.
+STEP_FIELDS = ("drafted", "accepted", "rejected", "alpha", "cross_entropy", "kl")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +160,32 @@ class StepRecord:
     alpha: list[float]
     cross_entropy: list[float]
     kl: list[float]
+
+
+@dataclass(frozen=True, slots=True)
+class TimingAttempt:
+    """One timing of a prompt: its plain and its speculative decode, back to back.
+
+    The tokens are not stored again: greedy decoding (and sampling with the
+    prompt's seeds) reproduces them, and the runner checks that an attempt's
+    step counts equal the record's before keeping it.
+    """
+
+    reason: str  #: "initial", "repeat" or "retime"
+    order: str  #: "plain-first" or "spec-first"
+    plain_time_s: float  #: plain decode, prefill included
+    plain_prefill_time_s: float
+    plain_step_times_s: list[float]  #: one per plain decode step
+    spec_time_s: float  #: speculative decode, prefill included
+    spec_prefill_time_s: float
+    draft_times_s: list[float]  #: per speculative step
+    verify_times_s: list[float]  #: per speculative step
+    forward_time_s: float  #: inside model forwards, speculative decode
+    load_1m: float | None = None  #: the OS's 1-minute load average when the attempt began
+    cpu_steal: float | None = None  #: share of CPU time stolen by the hypervisor during it
+    #: Whether it decoded the record's tokens in the record's steps; one that
+    #: did not (a numerical near-tie resolved differently) is never chosen.
+    reproduced: bool = True
 
 
 @dataclass(slots=True)
@@ -145,6 +220,10 @@ class PromptRecord:
     # Added after RECORD_VERSION 1 shipped; a default keeps older lines readable.
     reference: str | None = None
     device_name: str | None = None
+    # Added in RECORD_VERSION 2 (None / empty in version-1 lines).
+    plain_step_times_s: list[float] | None = None
+    timing_attempts: list[TimingAttempt] = field(default_factory=list)
+    timing_chosen: dict[str, int] | None = None
     record_version: int = field(default=RECORD_VERSION)
 
     def to_json(self) -> str:
@@ -162,10 +241,10 @@ class PromptRecord:
             field (fields with a default, such as ``reference``, are optional).
         """
         version = data.get("record_version")
-        if version != RECORD_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ValueError(
                 f"record_version {version!r} is not supported (this specaudit reads "
-                f"{RECORD_VERSION}); re-run the audit with this version"
+                f"{', '.join(map(str, READABLE_VERSIONS))}); re-run the audit with this version"
             )
         names = {f.name for f in fields(cls)}
         required = {f.name for f in fields(cls) if f.default is MISSING}
@@ -174,4 +253,39 @@ class PromptRecord:
             raise ValueError(f"record lacks fields: {', '.join(missing)}")
         values = {k: data[k] for k in names if k in data}
         values["steps"] = [StepRecord(**s) for s in data["steps"]]
+        values["timing_attempts"] = [TimingAttempt(**a) for a in data.get("timing_attempts", [])]
         return cls(**values)
+
+
+def apply_choice(record: PromptRecord, *, plain: int, spec: int) -> PromptRecord:
+    """Make ``record``'s timing fields mirror its attempts number ``plain`` and ``spec``.
+
+    Tokens, steps and counts stay as they are (every kept attempt reproduces
+    them); the prompt-level times, each step's draft and verify times and the
+    derived per-forward means are set from the chosen attempts, and
+    ``timing_chosen`` says which they are. Returns a new record.
+    """
+    attempts = record.timing_attempts
+    p, s = attempts[plain], attempts[spec]
+    n_plain = len(p.plain_step_times_s)
+    n_fwd = record.n_draft_forwards
+    draft_forward_s = sum(s.draft_times_s) / n_fwd if n_fwd else 0.0
+    target_forward_s = (p.plain_time_s - p.plain_prefill_time_s) / n_plain if n_plain else 0.0
+    steps = [
+        replace(step, draft_time_s=d, verify_time_s=v)
+        for step, d, v in zip(record.steps, s.draft_times_s, s.verify_times_s, strict=True)
+    ]
+    return replace(
+        record,
+        steps=steps,
+        prefill_time_s=s.spec_prefill_time_s,
+        spec_time_s=s.spec_time_s,
+        forward_time_s=s.forward_time_s,
+        baseline_time_s=p.plain_time_s,
+        baseline_prefill_time_s=p.plain_prefill_time_s,
+        plain_step_times_s=list(p.plain_step_times_s),
+        draft_forward_s=draft_forward_s,
+        target_forward_s=target_forward_s,
+        c=draft_forward_s / target_forward_s if target_forward_s else 0.0,
+        timing_chosen={"plain": plain, "spec": spec},
+    )

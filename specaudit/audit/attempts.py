@@ -1,0 +1,132 @@
+"""Timing one prompt: a plain and a speculative decode back to back, as one attempt.
+
+Every timing of a prompt is kept in its record (``timing_attempts``): the
+first, any ``--repeats``, and re-timings of an outlier
+(:mod:`specaudit.audit.retime`). The record's times mirror the chosen
+attempts (:func:`specaudit.records.apply_choice`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import torch
+
+from specaudit.audit.engine import PlainOutcome, SpeculativeEngine, SpeculativeOutcome
+from specaudit.audit.machine_load import sample_load, steal_share
+from specaudit.audit.sampling import Decoding, TokenSampler
+from specaudit.records import TimingAttempt
+
+__all__ = ["Timed", "choose_median", "derive_seed", "order_for", "same_work", "time_prompt"]
+
+PLAIN_FIRST, SPEC_FIRST = "plain-first", "spec-first"
+
+
+def derive_seed(seed: int, prompt_id: str, stream: str) -> int:
+    """Derive a per-prompt seed from the run seed and the prompt id alone.
+
+    Resumed runs, reordered prompt sets and re-timings therefore draw the
+    same samples.
+    """
+    digest = hashlib.sha256(f"{seed}\x00{prompt_id}\x00{stream}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One attempt's outcomes and its timing record."""
+
+    spec: SpeculativeOutcome
+    plain: PlainOutcome
+    attempt: TimingAttempt
+
+
+def time_prompt(
+    engine: SpeculativeEngine,
+    decoding: Decoding,
+    *,
+    seed: int,
+    prompt_id: str,
+    ids: list[int],
+    max_new_tokens: int,
+    order: str,
+    reason: str,
+    device,
+) -> Timed:
+    """Decode ``ids`` plainly and speculatively, in ``order``, and time both.
+
+    In greedy mode the order alternates between prompts and attempts, so an
+    order effect (warm caches, clock boost) cancels like drift does. In
+    sampling mode the plain decode covers as many tokens as the speculative
+    one emitted, so it always comes second; both use the prompt's own seeds,
+    so a re-timing draws the same samples.
+    """
+
+    def sampler(stream: str) -> TokenSampler:
+        g = torch.Generator(device=device).manual_seed(derive_seed(seed, prompt_id, stream))
+        return TokenSampler(decoding, g)
+
+    before = sample_load()
+    if not decoding.greedy:
+        order = SPEC_FIRST
+        spec = engine.speculative(ids, max_new_tokens, sampler("spec"))
+        plain = engine.plain(ids, len(spec.output_ids), sampler("base"), stop_at_eos=False)
+    elif order == PLAIN_FIRST:
+        plain = engine.plain(ids, max_new_tokens, sampler("base"))
+        spec = engine.speculative(ids, max_new_tokens, sampler("spec"))
+    else:
+        spec = engine.speculative(ids, max_new_tokens, sampler("spec"))
+        plain = engine.plain(ids, max_new_tokens, sampler("base"))
+    after = sample_load()
+    attempt = TimingAttempt(
+        reason=reason,
+        order=order,
+        plain_time_s=plain.total_time_s,
+        plain_prefill_time_s=plain.prefill_time_s,
+        plain_step_times_s=plain.step_times_s,
+        spec_time_s=spec.total_time_s,
+        spec_prefill_time_s=spec.prefill_time_s,
+        draft_times_s=[s.draft_time_s for s in spec.steps],
+        verify_times_s=[s.verify_time_s for s in spec.steps],
+        forward_time_s=spec.forward_time_s,
+        load_1m=before.load_1m,
+        cpu_steal=steal_share(before, after),
+    )
+    return Timed(spec=spec, plain=plain, attempt=attempt)
+
+
+def same_work(first: Timed, other: Timed) -> bool:
+    """Whether two attempts decoded the same tokens in the same steps.
+
+    Greedy decoding, and sampling with the prompt's seeds, reproduce them; an
+    attempt that does not (a numerical near-tie resolved differently) is kept
+    in the record, marked ``reproduced=False``, and never chosen.
+    """
+    return (
+        other.spec.output_ids == first.spec.output_ids
+        and other.plain.output_ids == first.plain.output_ids
+        and _step_counts(other.spec) == _step_counts(first.spec)
+    )
+
+
+def _step_counts(spec: SpeculativeOutcome) -> list[tuple[int, int]]:
+    return [(s.drafted, s.accepted) for s in spec.steps]
+
+
+def choose_median(times: list[float], usable: list[bool]) -> int:
+    """Index of the median time among usable attempts (the lower one for an even count).
+
+    With K repeats the median ignores up to (K - 1) // 2 stalled ones. The
+    minimum would not do: it estimates a best case, not what users get, and
+    how far it falls below the typical time depends on each decode's own
+    variance, so min-of-K biases the plain/speculative ratio.
+    """
+    candidates = [i for i, ok in enumerate(usable) if ok]
+    ordered = sorted(candidates, key=lambda i: times[i])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def order_for(index: int, attempt: int) -> str:
+    """Decode order of a prompt's attempt: alternate across prompts and across attempts."""
+    return PLAIN_FIRST if (index + attempt) % 2 == 0 else SPEC_FIRST

@@ -1,0 +1,192 @@
+"""Re-timing of timing outliers, after every prompt of a process is decoded.
+
+The cost model is fitted on this process's own records, outliers are
+flagged against it (:mod:`specaudit.metrics.timing`), and each outlier is
+timed again, plain and speculative back to back with the order alternated,
+up to ``config.retime`` times. The first attempt whose two decodes both
+agree with the model is chosen; if none does, the attempt closest to the
+model is. Every attempt stays in the record, and the records file is
+rewritten atomically after each re-timed prompt, so a killed pass resumes
+where it stopped: a prompt keeps the attempts it had, and gets only the
+re-timings it still lacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from specaudit.audit.attempts import order_for, time_prompt
+from specaudit.audit.engine import SpeculativeEngine
+from specaudit.audit.rundir import RunDir
+from specaudit.audit.sampling import Decoding
+from specaudit.metrics.timing import timing_assessment
+from specaudit.records import RECORD_VERSION, PromptRecord, apply_choice
+
+__all__ = ["RetimeSummary", "retime_outliers"]
+
+RETIME = "retime"
+
+
+@dataclass(frozen=True)
+class RetimeSummary:
+    """What a re-timing pass found and did."""
+
+    n_flagged: int  #: prompts with an outlier decode when the pass began
+    n_retimed: int  #: prompts timed again by this pass
+    n_agreed: int  #: of those, prompts with an attempt that agrees with the model
+    attempts: int  #: re-timings done by this pass
+
+
+@dataclass(frozen=True)
+class _Fence:
+    """What one prompt's times must stay under to agree with the model."""
+
+    plain_s: float
+    spec_s: float
+
+    def residual(self, plain_s: float, spec_s: float) -> float:
+        """Largest log excess of the two decodes over their limits (<= 0 agrees)."""
+        return max(np.log(plain_s / self.plain_s), np.log(spec_s / self.spec_s))
+
+
+def retime_outliers(
+    engine: SpeculativeEngine,
+    decoding: Decoding,
+    run_dir: RunDir,
+    prompts: dict[str, tuple[int, list[int]]],
+    *,
+    seed: int,
+    max_new_tokens: int,
+    max_attempts: int,
+    device,
+    report: Callable[[str], None] = print,
+    before_first: Callable[[], None] = lambda: None,
+) -> RetimeSummary:
+    """Re-time this process's outlier prompts in ``run_dir``.
+
+    Parameters
+    ----------
+    engine, decoding
+        The run's engine and decoding settings.
+    run_dir : RunDir
+        This process's view of the run directory.
+    prompts : dict
+        Prompt id to (run index, token ids), for the prompts of this process.
+    seed, max_new_tokens
+        The run's seed and token budget.
+    max_attempts : int
+        Re-timings per prompt at most (0 turns the pass off).
+    device
+        The torch device.
+    report : callable
+        Receives one line per re-timed prompt.
+    before_first : callable
+        Called once before the first re-timing (e.g. an untimed warm-up when
+        a resumed run decoded nothing in this process).
+    """
+    raw = run_dir.read_records()
+    if max_attempts < 1 or not raw:
+        return RetimeSummary(0, 0, 0, 0)
+    assessment = timing_assessment(raw)
+    flags = assessment.flags
+    records = [PromptRecord.from_dict(r) for r in raw]
+    flagged = np.flatnonzero(flags.any)
+    n_retimed = n_agreed = n_attempts = 0
+    for i in flagged:
+        record = records[i]
+        done = sum(a.reason == RETIME for a in record.timing_attempts)
+        if record.record_version != RECORD_VERSION or record.id not in prompts or done:
+            # Version-1 lines hold no attempts; a prompt already re-timed was
+            # judged by an earlier pass (a resumed run does not judge it twice).
+            continue
+        if n_retimed == 0:
+            before_first()
+        index, ids = prompts[record.id]
+        fence = _Fence(
+            plain_s=float(
+                assessment.plain_model_s[i] * np.exp(flags.plain_offset[i] + flags.fence["plain"])
+            ),
+            spec_s=float(
+                assessment.spec_model_s[i] * np.exp(flags.spec_offset[i] + flags.fence["spec"])
+            ),
+        )
+        record, agreed, made = _retime(
+            engine,
+            decoding,
+            record,
+            fence,
+            index=index,
+            ids=ids,
+            seed=seed,
+            max_new_tokens=max_new_tokens,
+            max_attempts=max_attempts,
+            device=device,
+        )
+        records[i] = record
+        run_dir.rewrite(records)
+        n_retimed += 1
+        n_agreed += agreed
+        n_attempts += made
+        chosen = record.timing_chosen
+        report(
+            f"re-timed {record.id!r}: {made} attempt(s), "
+            f"{'agrees with' if agreed else 'still above'} the cost model "
+            f"(chose plain #{chosen['plain']}, speculative #{chosen['spec']})"
+        )
+    return RetimeSummary(len(flagged), n_retimed, n_agreed, n_attempts)
+
+
+def _retime(
+    engine: SpeculativeEngine,
+    decoding: Decoding,
+    record: PromptRecord,
+    fence: _Fence,
+    *,
+    index: int,
+    ids: list[int],
+    seed: int,
+    max_new_tokens: int,
+    max_attempts: int,
+    device,
+) -> tuple[PromptRecord, bool, int]:
+    """Time ``record``'s prompt again until an attempt agrees; return it, agreed, attempts."""
+    for made in range(1, max_attempts + 1):
+        timed = time_prompt(
+            engine,
+            decoding,
+            seed=seed,
+            prompt_id=record.id,
+            ids=ids,
+            max_new_tokens=max_new_tokens,
+            order=order_for(index, len(record.timing_attempts)),
+            reason=RETIME,
+            device=device,
+        )
+        reproduced = _reproduces(record, timed)
+        record.timing_attempts.append(replace(timed.attempt, reproduced=reproduced))
+        a = timed.attempt
+        if reproduced and fence.residual(a.plain_time_s, a.spec_time_s) <= 0:
+            last = len(record.timing_attempts) - 1
+            return apply_choice(record, plain=last, spec=last), True, made
+    # None agreed: keep the attempt closest to the model (the first ones included).
+    usable = [j for j, a in enumerate(record.timing_attempts) if a.reproduced]
+    best = min(
+        usable,
+        key=lambda j: fence.residual(
+            record.timing_attempts[j].plain_time_s, record.timing_attempts[j].spec_time_s
+        ),
+    )
+    return apply_choice(record, plain=best, spec=best), False, max_attempts
+
+
+def _reproduces(record: PromptRecord, timed) -> bool:
+    """Whether a re-timing decoded the record's tokens in the record's steps."""
+    return (
+        timed.spec.output_ids == record.output_ids
+        and timed.plain.output_ids == record.baseline_output_ids
+        and [(s.drafted, s.accepted) for s in timed.spec.steps]
+        == [(s.drafted, s.accepted) for s in record.steps]
+    )

@@ -1,0 +1,404 @@
+"""Timing outliers, the robust times behind the headline speed-up, and timing health.
+
+A decode is a *timing outlier* when its measured time is far above what the
+cost model (:mod:`specaudit.metrics.costmodel`) predicts for its counts. The
+test works on log residuals ``r = log(measured / modelled)``, centred on the
+median of the prompt's group (so a group whose forwards are systematically
+slower, say from longer contexts, is not flagged as a whole), and scaled by
+the run's own robust spread ``sigma = 1.4826 * MAD`` of those centred
+residuals. A decode is flagged when
+
+    r - median_group(r) > max(z * sigma, log 1.10),
+    z = Phi^-1(1 - 0.05 / n_decodes),
+
+that is, at a 5% family-wise false-flag rate over all the run's decodes were
+the residuals normal, and never for an excess under 10% (which cannot move a
+group's ratio of sums by much). The MAD ignores up to half the decodes being
+stalled, so the stalls do not widen the fence that catches them.
+
+The *robust time* of a decode is its measured time, unless it is flagged:
+then it is the modelled time scaled by its group's median residual, i.e. what
+the same work costs on this machine for this group when nothing stalls. The
+headline speed-up is the ratio of summed robust times: still the time for
+the work, but a stall can no longer decide it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from specaudit.metrics.costmodel import CostModel, fit_cost_models, modelled_times, timing_table
+
+__all__ = [
+    "VERDICTS",
+    "TimingFlags",
+    "TimingHealth",
+    "flag_outliers",
+    "robust_times",
+    "timing_assessment",
+    "with_robust_times",
+]
+
+#: Family-wise false-flag rate of a clean run with normal residuals.
+FALSE_FLAG_RATE = 0.05
+#: Smallest excess over the model that counts as a stall.
+MIN_EXCESS = np.log(1.10)
+#: Groups smaller than this are never flagged: their median is not robust.
+MIN_GROUP = 5
+#: Health thresholds (see :func:`verdict`).
+NOISY_SPREAD, UNRELIABLE_SPREAD = 0.10, 0.25
+UNRELIABLE_SHARE, UNRELIABLE_GROUP_SHARE = 0.05, 0.20
+NOISY_STEAL = 0.05
+VERDICTS = ("ok", "noisy", "unreliable", "unknown")
+
+
+@dataclass(frozen=True)
+class TimingFlags:
+    """Outlier flags and residuals of every prompt's two decodes.
+
+    Attributes
+    ----------
+    plain, spec : ndarray of bool
+        Whether each prompt's plain / speculative decode is a timing outlier.
+    plain_residual, spec_residual : ndarray
+        Log residuals against the model, centred on the group median.
+    plain_offset, spec_offset : ndarray
+        Each prompt's group median of the raw log residual.
+    spread : dict
+        Robust spread sigma of the centred residuals, per decode kind.
+    fence : dict
+        The log excess above which a decode is flagged, per decode kind.
+    """
+
+    plain: np.ndarray
+    spec: np.ndarray
+    plain_residual: np.ndarray
+    spec_residual: np.ndarray
+    plain_offset: np.ndarray
+    spec_offset: np.ndarray
+    spread: dict[str, float]
+    fence: dict[str, float]
+
+    @property
+    def any(self) -> np.ndarray:
+        """Prompts with at least one flagged decode."""
+        return self.plain | self.spec
+
+
+def _centred(residual: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Residuals minus their group median, the medians, and which groups can be judged."""
+    frame = pd.DataFrame({"key": keys, "r": residual})
+    grouped = frame.groupby("key", sort=False)["r"]
+    offset = grouped.transform("median").to_numpy(float)
+    judged = grouped.transform("size").to_numpy() >= MIN_GROUP
+    return residual - offset, offset, judged
+
+
+def _robust_spread(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return float("nan")
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+def flag_outliers(
+    groups: Sequence[str],
+    plain_s: Any,
+    plain_model_s: Any,
+    spec_s: Any,
+    spec_model_s: Any,
+) -> TimingFlags:
+    """Flag decodes whose measured time is far above the modelled one.
+
+    Parameters
+    ----------
+    groups : sequence of str
+        Each prompt's group key (include the device in it when a group was
+        timed on several devices).
+    plain_s, plain_model_s, spec_s, spec_model_s : array_like
+        Measured and modelled time of each prompt's plain and speculative decode.
+
+    Returns
+    -------
+    TimingFlags
+    """
+    keys = np.asarray(groups, dtype=object)
+    n_decodes = 2 * len(keys)
+    z = float(norm.isf(FALSE_FLAG_RATE / max(n_decodes, 1)))
+    out: dict[str, Any] = {"spread": {}, "fence": {}}
+    for kind, measured, model in (
+        ("plain", plain_s, plain_model_s),
+        ("spec", spec_s, spec_model_s),
+    ):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            raw = np.log(np.asarray(measured, dtype=float) / np.asarray(model, dtype=float))
+        centred, offset, judged = _centred(raw, keys)
+        sigma = _robust_spread(centred[judged])
+        fence = max(z * sigma, MIN_EXCESS) if np.isfinite(sigma) else np.inf
+        out[kind] = judged & np.isfinite(centred) & (centred > fence)
+        out[f"{kind}_residual"], out[f"{kind}_offset"] = centred, offset
+        out["spread"][kind], out["fence"][kind] = sigma, float(fence)
+    return TimingFlags(**out)
+
+
+def robust_times(measured_s: Any, model_s: Any, offset: Any, flagged: Any) -> np.ndarray:
+    """Measured times, with flagged ones replaced by ``model * exp(group offset)``."""
+    measured = np.asarray(measured_s, dtype=float)
+    replacement = np.asarray(model_s, dtype=float) * np.exp(np.asarray(offset, dtype=float))
+    return np.where(np.asarray(flagged, dtype=bool), replacement, measured)
+
+
+@dataclass(frozen=True)
+class TimingHealth:
+    """How far a run's timings can be trusted (``metrics.json`` ``timing``).
+
+    Attributes
+    ----------
+    verdict : str
+        ``"ok"``, ``"noisy"`` (figures kept, with a warning), ``"unreliable"``
+        (speed-up figures not to be acted on) or ``"unknown"`` (records of
+        version 1, which hold no timing attempts).
+    reasons : tuple of str
+        Why the verdict is not ``"ok"``.
+    n_prompts : int
+    n_retimed : int
+        Prompts the run timed again because a decode was an outlier.
+    n_attempts : int
+        Timings recorded in all (first decodes, repeats and re-timings).
+    repeats : int or None
+        Timings per prompt before re-timing (``--repeats``).
+    n_flagged : int
+        Prompts with a decode still flagged in the chosen timings; their
+        robust times come from the model.
+    flagged : tuple of str
+        Their ids (at most 50).
+    spread_plain, spread_spec : float or None
+        Robust spread (sigma of the log ratio measured / modelled) of plain
+        and speculative decode times around their group.
+    fence_plain, fence_spec : float or None
+        Flag thresholds as ratios measured / modelled over the group.
+    modelled_gap : float or None
+        Largest ``|speedup / speedup_modelled - 1|`` over the groups.
+    load_1m_median, load_1m_max : float or None
+        The OS 1-minute load average across the attempts.
+    cpu_steal_max : float or None
+        Largest share of CPU time stolen during an attempt (None where the OS
+        does not report steal).
+    cost_models : tuple of CostModel
+        The fitted costs, one per device.
+    """
+
+    verdict: str
+    reasons: tuple[str, ...]
+    n_prompts: int
+    n_retimed: int
+    n_attempts: int
+    repeats: int | None
+    n_flagged: int
+    flagged: tuple[str, ...]
+    spread_plain: float | None
+    spread_spec: float | None
+    fence_plain: float | None
+    fence_spec: float | None
+    modelled_gap: float | None
+    load_1m_median: float | None
+    load_1m_max: float | None
+    cpu_steal_max: float | None
+    cost_models: tuple[CostModel, ...] = field(default=())
+
+    def summary(self) -> str:
+        """One line for the console: verdict, re-timed and flagged prompts, spread."""
+        spread = max(s for s in (self.spread_plain, self.spread_spec, 0.0) if s is not None)
+        line = (
+            f"timing: {self.verdict} ({self.n_retimed} prompts re-timed, {self.n_flagged} still "
+            f"flagged of {self.n_prompts}; spread vs cost model {100 * spread:.1f}%"
+        )
+        if self.load_1m_max is not None:
+            line += f"; load up to {self.load_1m_max:.1f}"
+        line += ")"
+        if self.reasons:
+            line += ": " + "; ".join(self.reasons)
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "cost_models":
+                value = [m.to_dict() for m in value]
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, float) and not np.isfinite(value):
+                value = None
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TimingHealth:
+        """Build from :meth:`to_dict` output."""
+        values = {f.name: data.get(f.name) for f in fields(cls)}
+        values["reasons"] = tuple(values["reasons"] or ())
+        values["flagged"] = tuple(values["flagged"] or ())
+        values["cost_models"] = tuple(CostModel.from_dict(m) for m in data.get("cost_models", ()))
+        return cls(**values)
+
+
+def verdict(
+    *,
+    has_attempts: bool,
+    n_prompts: int,
+    n_flagged: int,
+    worst_group_share: float,
+    spread: float,
+    cpu_steal_max: float | None,
+) -> tuple[str, tuple[str, ...]]:
+    """Classify a run's timing health, with the reasons.
+
+    ``unreliable``: more than 5% of prompts still flagged, a group with more
+    than 20% of its prompts flagged (its headline leans on the model), or a
+    spread above 25% (timings do not follow the work). ``noisy``: any prompt
+    still flagged, a spread above 10%, or more than 5% CPU steal. ``unknown``
+    for version-1 records, which hold no timing attempts.
+    """
+    if not has_attempts:
+        return "unknown", ("records of version 1 hold no timing attempts",)
+    bad, warn = [], []
+    share = n_flagged / n_prompts if n_prompts else 0.0
+    if share > UNRELIABLE_SHARE:
+        bad.append(f"{100 * share:.0f}% of prompts still have a stalled timing")
+    elif n_flagged:
+        warn.append(f"{n_flagged} prompts still have a stalled timing (modelled times used)")
+    if worst_group_share > UNRELIABLE_GROUP_SHARE:
+        bad.append(f"a group has {100 * worst_group_share:.0f}% of its prompts flagged")
+    if spread > UNRELIABLE_SPREAD:
+        bad.append(f"timings scatter {100 * spread:.0f}% around the cost model")
+    elif spread > NOISY_SPREAD:
+        warn.append(f"timings scatter {100 * spread:.0f}% around the cost model")
+    if cpu_steal_max is not None and cpu_steal_max > NOISY_STEAL:
+        warn.append(f"up to {100 * cpu_steal_max:.0f}% of CPU time was stolen")
+    if bad:
+        return "unreliable", tuple(bad + warn)
+    return ("noisy" if warn else "ok"), tuple(warn)
+
+
+def _finite_or_none(values: list[float], reduce) -> float | None:
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    return float(reduce(values)) if values else None
+
+
+@dataclass(frozen=True)
+class TimingAssessment:
+    """Everything :func:`timing_assessment` derives, per prompt and for the run."""
+
+    models: dict[str, CostModel]
+    flags: TimingFlags
+    plain_model_s: np.ndarray
+    spec_model_s: np.ndarray
+    plain_robust_s: np.ndarray
+    spec_robust_s: np.ndarray
+
+    def health(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        groups: Sequence[str],
+        modelled_gap: float | None,
+    ) -> TimingHealth:
+        """Summarise the run's timing health (see :func:`verdict`)."""
+        flagged = self.flags.any
+        ids = [str(r["id"]) for r in records]
+        attempts = [r.get("timing_attempts") or [] for r in records]
+        has_attempts = any(attempts)
+        shares = pd.Series(flagged).groupby(np.asarray(groups, dtype=object)).mean()
+        spreads = [self.flags.spread["plain"], self.flags.spread["spec"]]
+        spread = _finite_or_none(spreads, max) or 0.0
+        loads = [a.get("load_1m") for a_list in attempts for a in a_list]
+        steals = [a.get("cpu_steal") for a_list in attempts for a in a_list]
+        repeats = [
+            sum(a.get("reason") != "retime" for a in a_list) for a_list in attempts if a_list
+        ]
+        steal_max = _finite_or_none(steals, max)
+        label, reasons = verdict(
+            has_attempts=has_attempts,
+            n_prompts=len(records),
+            n_flagged=int(flagged.sum()),
+            worst_group_share=float(shares.max()) if len(shares) else 0.0,
+            spread=spread,
+            cpu_steal_max=steal_max,
+        )
+        fence = self.flags.fence
+        return TimingHealth(
+            verdict=label,
+            reasons=reasons,
+            n_prompts=len(records),
+            n_retimed=sum(any(a.get("reason") == "retime" for a in a_list) for a_list in attempts),
+            n_attempts=sum(len(a_list) for a_list in attempts),
+            repeats=max(repeats) if repeats else None,
+            n_flagged=int(flagged.sum()),
+            flagged=tuple(i for i, f in zip(ids, flagged, strict=True) if f)[:50],
+            spread_plain=_finite_or_none([spreads[0]], max),
+            spread_spec=_finite_or_none([spreads[1]], max),
+            fence_plain=float(np.exp(fence["plain"])) if np.isfinite(fence["plain"]) else None,
+            fence_spec=float(np.exp(fence["spec"])) if np.isfinite(fence["spec"]) else None,
+            modelled_gap=modelled_gap,
+            load_1m_median=_finite_or_none(loads, np.median),
+            load_1m_max=_finite_or_none(loads, max),
+            cpu_steal_max=steal_max,
+            cost_models=tuple(self.models.values()),
+        )
+
+
+def timing_assessment(records: Sequence[Mapping[str, Any]]) -> TimingAssessment:
+    """Fit the cost model, flag outliers and derive robust times, in ``records`` order.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        Validated records (the chosen timings of each prompt are read).
+    """
+    table = timing_table(records)
+    models = fit_cost_models(records, table)
+    plain_model, spec_model = modelled_times(table, models)
+    keys = [
+        f"{r['language']}/{r['task']}@{d}" for r, d in zip(records, table["device"], strict=True)
+    ]
+    plain, spec = table["plain_s"].to_numpy(float), table["spec_s"].to_numpy(float)
+    flags = flag_outliers(keys, plain, plain_model, spec, spec_model)
+    return TimingAssessment(
+        models=models,
+        flags=flags,
+        plain_model_s=plain_model,
+        spec_model_s=spec_model,
+        plain_robust_s=robust_times(plain, plain_model, flags.plain_offset, flags.plain),
+        spec_robust_s=robust_times(spec, spec_model, flags.spec_offset, flags.spec),
+    )
+
+
+def with_robust_times(frame: pd.DataFrame, assessment: TimingAssessment) -> pd.DataFrame:
+    """Put robust times into a prompt frame built in the same (records) order.
+
+    ``baseline_time_s`` and ``spec_time_s`` become the robust times, which every
+    speed-up downstream (groups, spread, contrasts, throughput) then uses; the
+    measured ones move to ``plain_measured_s`` and ``spec_measured_s``. Adds
+    ``plain_model_s``, ``spec_model_s``, ``timing_flagged`` and the per-prompt
+    ratios ``speedup`` (robust) and ``speedup_raw`` (measured).
+    """
+    out = frame.copy()
+    out["plain_measured_s"] = out["baseline_time_s"]
+    out["spec_measured_s"] = out["spec_time_s"]
+    out["baseline_time_s"] = assessment.plain_robust_s
+    out["spec_time_s"] = assessment.spec_robust_s
+    out["plain_model_s"] = assessment.plain_model_s
+    out["spec_model_s"] = assessment.spec_model_s
+    out["timing_flagged"] = assessment.flags.any
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["speedup_raw"] = out["plain_measured_s"] / out["spec_measured_s"]
+        out["speedup"] = out["baseline_time_s"] / out["spec_time_s"]
+    return out

@@ -28,8 +28,15 @@ within ``1 - confidence_level``. ``intervals: marginal`` uses each
 contrast's own interval instead. The Holm-adjusted p-values of the metrics
 test *no disparity* (ratio 1, gap 0), not the policy's threshold, so they
 cannot decide a check against tau = 0.8; they are shown beside the decision.
-``min_speedup``, ``min_non_degenerate_share`` and ``max_unfairness_u`` use the
-figure's own interval.
+``min_speedup``, ``min_speedup_modelled``, ``min_non_degenerate_share`` and
+``max_unfairness_u`` use the figure's own interval.
+
+Timing. Checks on measured times (``min_speedup``, ``min_speedup_ratio``)
+are inconclusive, and block, when the run's timing health is
+``unreliable`` (``metrics.json`` ``timing``): a verdict decided by a
+co-tenant's burst is no verdict. ``min_speedup_modelled`` reads the
+speed-up the calibrated cost model gives from step counts alone, which no
+stall can move, so a policy can gate on it whatever the machine did.
 
 ``min_non_degenerate_share`` is the gate's word on output quality: a group
 whose outputs are mostly degenerate (repetition loops, which inflate
@@ -39,9 +46,9 @@ written before quality figures existed make it inconclusive.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from specaudit.gate.policy import Check
+from specaudit.gate.policy import TIMED_METRICS, Check
 from specaudit.gate.result import CheckResult, Outcome, Status, format_number
 from specaudit.metrics.result import STATUS_OK, Contrast, ContrastEstimate, MetricsResult
 
@@ -289,7 +296,34 @@ def _non_degenerate_figure(result: MetricsResult, key: str) -> Figure:
     )
 
 
+#: Per-group speed-up checks: the figure each reads, and its name in reports.
+_GROUP_SPEEDUPS = {
+    "min_speedup": ("speedup", "speed-up"),
+    "min_speedup_modelled": ("speedup_modelled", "modelled speed-up"),
+}
+
+
+def _unreliable_timing(figure: Figure, result: MetricsResult) -> Figure:
+    """Make a figure on measured times undecidable when the run's timing is unreliable."""
+    timing = result.timing
+    reasons = "; ".join(timing.reasons) if timing.reasons else "see metrics.json timing"
+    return replace(
+        figure,
+        missing=(
+            f"timing unreliable ({reasons}): re-run on a quieter machine, with --repeats, "
+            "or gate on min_speedup_modelled"
+        ),
+    )
+
+
 def _figures(check: Check, result: MetricsResult) -> list[Figure]:
+    figures = _figures_of(check, result)
+    if check.metric in TIMED_METRICS and result.timing and result.timing.verdict == "unreliable":
+        figures = [_unreliable_timing(f, result) for f in figures]
+    return figures
+
+
+def _figures_of(check: Check, result: MetricsResult) -> list[Figure]:
     level = result.settings.confidence_level
     if check.metric == "max_unfairness_u":
         spreads = [("all groups", result.disparity.unfairness_u)]
@@ -313,16 +347,17 @@ def _figures(check: Check, result: MetricsResult) -> list[Figure]:
         ]
     if check.metric == "min_non_degenerate_share":
         return [_non_degenerate_figure(result, key) for key in check.groups]
-    if check.metric == "min_speedup":
+    if check.metric in _GROUP_SPEEDUPS:
+        attribute, quantity = _GROUP_SPEEDUPS[check.metric]
         figures = []
         for key in check.groups:
             group = result.group(key)
-            s = group.speedup
+            s = getattr(group, attribute)
             missing = None
             if s.status != STATUS_OK:
                 missing = _insufficient(group.n_prompts, result.settings.min_prompts)
             figures.append(
-                Figure(key, "speed-up", s.estimate, s.ci_low, s.ci_high, level, "marginal", missing)
+                Figure(key, quantity, s.estimate, s.ci_low, s.ci_high, level, "marginal", missing)
             )
         return figures
     contrasts = {c.group: c for c in result.disparity.contrasts}

@@ -52,7 +52,7 @@ MIN_EXCESS = np.log(1.10)
 #: Groups smaller than this are never flagged: their median is not robust.
 MIN_GROUP = 5
 #: Health thresholds (see :func:`verdict`).
-NOISY_SPREAD, UNRELIABLE_SPREAD = 0.10, 0.25
+NOISY_NOISE, UNRELIABLE_NOISE = 0.05, 0.15
 UNRELIABLE_SHARE, UNRELIABLE_GROUP_SHARE = 0.05, 0.20
 NOISY_STEAL = 0.05
 VERDICTS = ("ok", "noisy", "unreliable", "unknown")
@@ -214,10 +214,11 @@ class TimingHealth:
 
     def summary(self) -> str:
         """One line for the console: verdict, re-timed and flagged prompts, spread."""
-        spread = max(s for s in (self.spread_plain, self.spread_spec, 0.0) if s is not None)
+        spreads = [s for s in (self.spread_plain, self.spread_spec) if s is not None]
+        spread = f"{100 * max(spreads):.1f}%" if spreads else "n/a"
         line = (
             f"timing: {self.verdict} ({self.n_retimed} prompts re-timed, {self.n_flagged} still "
-            f"flagged of {self.n_prompts}; spread vs cost model {100 * spread:.1f}%"
+            f"flagged of {self.n_prompts}; scatter around the cost model {spread}"
         )
         if self.load_1m_max is not None:
             line += f"; load up to {self.load_1m_max:.1f}"
@@ -250,25 +251,41 @@ class TimingHealth:
         return cls(**values)
 
 
+def group_noise(spread: float, group_size: float) -> float:
+    """Relative noise that timing scatter alone puts on a group's speed-up.
+
+    A group's ratio of sums over n prompts, each decode scattering ``spread``
+    (log scale) around the model, moves by about ``spread * sqrt(2 / n)``
+    (two decodes per prompt; conservative, as a prompt's two decodes tend to
+    move together).
+    """
+    return float(spread * np.sqrt(2.0 / group_size)) if group_size > 0 else float("inf")
+
+
 def verdict(
     *,
     has_attempts: bool,
+    judged: bool = True,
     n_prompts: int,
     n_flagged: int,
     worst_group_share: float,
-    spread: float,
+    noise: float,
     cpu_steal_max: float | None,
 ) -> tuple[str, tuple[str, ...]]:
     """Classify a run's timing health, with the reasons.
 
     ``unreliable``: more than 5% of prompts still flagged, a group with more
-    than 20% of its prompts flagged (its headline leans on the model), or a
-    spread above 25% (timings do not follow the work). ``noisy``: any prompt
-    still flagged, a spread above 10%, or more than 5% CPU steal. ``unknown``
-    for version-1 records, which hold no timing attempts.
+    than 20% of its prompts flagged (its headline leans on the model), or
+    timing scatter that alone moves a group's speed-up by more than 15%
+    (:func:`group_noise`). ``noisy``: any prompt still flagged, scatter worth
+    more than 5% on a group's speed-up, or more than 5% CPU steal.
+    ``unknown`` for version-1 records, which hold no timing attempts, and
+    where no group has the 5 prompts a robust judgement needs (``judged``).
     """
     if not has_attempts:
         return "unknown", ("records of version 1 hold no timing attempts",)
+    if not judged:
+        return "unknown", (f"no group has {MIN_GROUP} prompts: timing not judged",)
     bad, warn = [], []
     share = n_flagged / n_prompts if n_prompts else 0.0
     if share > UNRELIABLE_SHARE:
@@ -277,10 +294,11 @@ def verdict(
         warn.append(f"{n_flagged} prompts still have a stalled timing (modelled times used)")
     if worst_group_share > UNRELIABLE_GROUP_SHARE:
         bad.append(f"a group has {100 * worst_group_share:.0f}% of its prompts flagged")
-    if spread > UNRELIABLE_SPREAD:
-        bad.append(f"timings scatter {100 * spread:.0f}% around the cost model")
-    elif spread > NOISY_SPREAD:
-        warn.append(f"timings scatter {100 * spread:.0f}% around the cost model")
+    scatter = f"timing scatter alone moves a group's speed-up by about {100 * noise:.0f}%"
+    if noise > UNRELIABLE_NOISE:
+        bad.append(scatter)
+    elif noise > NOISY_NOISE:
+        warn.append(scatter)
     if cpu_steal_max is not None and cpu_steal_max > NOISY_STEAL:
         warn.append(f"up to {100 * cpu_steal_max:.0f}% of CPU time was stolen")
     if bad:
@@ -316,9 +334,10 @@ class TimingAssessment:
         ids = [str(r["id"]) for r in records]
         attempts = [r.get("timing_attempts") or [] for r in records]
         has_attempts = any(attempts)
-        shares = pd.Series(flagged).groupby(np.asarray(groups, dtype=object)).mean()
+        by_group = pd.Series(flagged).groupby(np.asarray(groups, dtype=object))
+        shares, sizes = by_group.mean(), by_group.size()
         spreads = [self.flags.spread["plain"], self.flags.spread["spec"]]
-        spread = _finite_or_none(spreads, max) or 0.0
+        spread = _finite_or_none(spreads, max)
         loads = [a.get("load_1m") for a_list in attempts for a in a_list]
         steals = [a.get("cpu_steal") for a_list in attempts for a in a_list]
         repeats = [
@@ -327,10 +346,11 @@ class TimingAssessment:
         steal_max = _finite_or_none(steals, max)
         label, reasons = verdict(
             has_attempts=has_attempts,
+            judged=spread is not None,
             n_prompts=len(records),
             n_flagged=int(flagged.sum()),
             worst_group_share=float(shares.max()) if len(shares) else 0.0,
-            spread=spread,
+            noise=group_noise(spread or 0.0, float(np.median(sizes)) if len(sizes) else 0.0),
             cpu_steal_max=steal_max,
         )
         fence = self.flags.fence

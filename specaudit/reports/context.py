@@ -34,6 +34,7 @@ from specaudit.reports.status import (
     contrast_badge,
     gate_badge,
     speedup_badge,
+    timing_badge,
 )
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ TABLE_COLUMNS: tuple[tuple[str, int, str], ...] = (
     ("acceptance_rate", 3, ""),
     ("mean_accepted_length", 2, ""),
     ("speedup", 2, "×"),
+    ("speedup_modelled", 2, "×"),
     ("analytic_speedup", 2, "×"),
     ("tokens_per_char", 3, ""),
 )
@@ -235,6 +237,26 @@ def _quality_card(result: MetricsResult, quality: QualityView) -> Card | None:
     return Card("Mostly degenerate output", f"{n_bad} of {n_groups} groups", detail, badge)
 
 
+def _timing_card(result: MetricsResult) -> tuple[Card, str] | None:
+    """Summarise how far the run's timings can be trusted: a card and a sentence."""
+    timing = result.timing
+    if timing is None:
+        return None
+    badge = timing_badge(timing.verdict)
+    spreads = [s for s in (timing.spread_plain, timing.spread_spec) if s is not None]
+    scatter = f"{100 * max(spreads):.0f}%" if spreads else "n/a"
+    detail = (
+        f"{timing.n_retimed} prompts re-timed, {timing.n_flagged} still stalled of "
+        f"{timing.n_prompts}; decodes scatter {scatter} around the cost model"
+    )
+    if timing.load_1m_max is not None:
+        detail += f"; load average up to {timing.load_1m_max:.1f}"
+    sentence = f"Timing health is {timing.verdict}: {detail}."
+    if timing.reasons:
+        sentence += " " + "; ".join(timing.reasons).capitalize() + "."
+    return Card("Timing", badge.word, detail, badge), sentence
+
+
 def _verdict(result: MetricsResult, gate: GateView | None, quality: QualityView) -> Verdict:
     d = result.disparity
     spread = _spread_groups(result)
@@ -293,6 +315,10 @@ def _verdict(result: MetricsResult, gate: GateView | None, quality: QualityView)
     quality_card = _quality_card(result, quality)
     if quality_card is not None:
         cards.append(quality_card)
+    timing = _timing_card(result)
+    if timing is not None:
+        cards.append(timing[0])
+        sentences.append(timing[1])
     sentences += [*quality.warnings, *([quality.throughput] if quality.throughput else [])]
     return Verdict(tuple(cards), tuple(sentences), slower, gate)
 

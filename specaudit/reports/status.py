@@ -21,6 +21,7 @@ __all__ = [
     "interval_side",
     "lossless_badge",
     "speedup_badge",
+    "timing_badge",
 ]
 
 
@@ -144,3 +145,21 @@ def gate_badge(verdict: str) -> Badge:
     if verdict == "warning":
         return Badge("WARNING", "!", "unclear", "failed, but the check does not block")
     return Badge(verdict.upper() or "UNKNOWN", "?", "unclear", "the check could not be decided")
+
+
+_TIMING = {
+    "ok": Badge("ok", "●", "good", "timings follow the cost model; no stalled prompt left"),
+    "noisy": Badge("noisy", "◆", "unclear", "figures kept, but some timings stalled or scattered"),
+    "unreliable": Badge(
+        "unreliable",
+        "▼",
+        "bad",
+        "measured speed-ups are not to be acted on; the gate treats their checks as inconclusive",
+    ),
+    "unknown": Badge("unknown", "○", "none", "records without timing attempts (version 1)"),
+}
+
+
+def timing_badge(verdict: str) -> Badge:
+    """Return the badge of a timing health verdict (``ok``, ``noisy``, ``unreliable``)."""
+    return _TIMING.get(verdict, _TIMING["unknown"])

@@ -43,7 +43,7 @@ import pandas as pd
 
 __all__ = ["CostModel", "fit_cost_models", "modelled_times", "timing_table"]
 
-#: Distinct x values (each seen this often) a median regression needs for a slope.
+#: Observations away from the commonest x that a median regression needs for a slope.
 _MIN_PER_X = 5
 #: Device label of records that do not name theirs (written before device_name existed).
 UNKNOWN_DEVICE = "unknown device"
@@ -193,7 +193,7 @@ def _median_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     if len(y) == 0:
         return float("nan"), 0.0
     _, counts = np.unique(x, return_counts=True)
-    if np.sum(counts >= _MIN_PER_X) < 2:
+    if len(counts) < 2 or len(x) - counts.max() < _MIN_PER_X:
         return float(np.median(y)), 0.0
     from statsmodels.regression.quantile_regression import QuantReg
 

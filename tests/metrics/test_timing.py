@@ -1,0 +1,188 @@
+"""Outlier flags, robust times, timing health, and the stall simulation."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from timing_simulation import simulate
+
+from specaudit.metrics import compute_metrics
+from specaudit.metrics.result import MetricsResult
+from specaudit.metrics.synthetic_timing import TimedGroup, timed_records, true_speedup
+from specaudit.metrics.timing import (
+    MIN_EXCESS,
+    TimingHealth,
+    flag_outliers,
+    group_noise,
+    robust_times,
+    timing_assessment,
+    verdict,
+)
+
+GROUPS = [
+    TimedGroup("en", "story", alpha=0.8, n_prompts=20),
+    TimedGroup("sw", "story", alpha=0.4, n_prompts=20),
+]
+
+
+def test_flags_catch_a_stall_and_nothing_else():
+    n = 20
+    groups = ["a"] * n + ["b"] * n
+    model = np.ones(2 * n)
+    rng = np.random.default_rng(0)
+    plain = np.exp(rng.normal(0, 0.05, 2 * n))
+    # Group b runs 30% above the model throughout: an offset, not a stall.
+    plain[n:] *= 1.3
+    spec = np.exp(rng.normal(0, 0.05, 2 * n))
+    plain[3] *= 4.0  # a stalled plain decode
+    spec[n + 5] *= 1.5  # a smaller stall in group b's speculative decode
+    flags = flag_outliers(groups, plain, model, spec, model)
+    assert np.flatnonzero(flags.plain).tolist() == [3]
+    assert np.flatnonzero(flags.spec).tolist() == [n + 5]
+    assert flags.spread["plain"] == pytest.approx(0.05, rel=0.35)
+    assert flags.fence["plain"] > MIN_EXCESS  # z * sigma with z for 80 decodes
+
+
+def test_no_flag_below_ten_percent_even_on_a_quiet_run():
+    groups = ["a"] * 10
+    plain = np.ones(10)
+    plain[0] = 1.09  # 9% above the group: no stall worth the name, however quiet the run
+    flags = flag_outliers(groups, plain, np.ones(10), np.ones(10), np.ones(10))
+    assert not flags.any.any()
+    plain[0] = 1.12
+    assert flag_outliers(groups, plain, np.ones(10), np.ones(10), np.ones(10)).plain[0]
+
+
+def test_small_groups_are_never_flagged():
+    groups = ["a"] * 4
+    plain = np.array([1.0, 1.0, 1.0, 10.0])
+    flags = flag_outliers(groups, plain, np.ones(4), np.ones(4), np.ones(4))
+    assert not flags.any.any()
+
+
+def test_robust_times_replace_only_flagged_decodes():
+    out = robust_times([1.0, 9.0, 2.0], [1.0, 1.0, 2.0], [0.0, np.log(1.2), 0.0], [0, 1, 0])
+    np.testing.assert_allclose(out, [1.0, 1.2, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"has_attempts": False}, "unknown"),
+        ({"judged": False}, "unknown"),
+        ({}, "ok"),
+        ({"n_flagged": 1}, "noisy"),
+        ({"noise": 0.06}, "noisy"),
+        ({"cpu_steal_max": 0.1}, "noisy"),
+        ({"n_flagged": 30}, "unreliable"),
+        ({"n_flagged": 2, "worst_group_share": 0.25}, "unreliable"),
+        ({"noise": 0.2}, "unreliable"),
+    ],
+)
+def test_verdict(kwargs, expected):
+    args = {
+        "has_attempts": True,
+        "n_prompts": 440,
+        "n_flagged": 0,
+        "worst_group_share": 0.0,
+        "noise": 0.02,
+        "cpu_steal_max": 0.0,
+    } | kwargs
+    label, reasons = verdict(**args)
+    assert label == expected
+    assert bool(reasons) == (expected != "ok")
+
+
+def test_group_noise():
+    assert group_noise(0.1, 20) == pytest.approx(0.1 * np.sqrt(0.1))
+
+
+def test_one_stall_leaves_the_headline_and_flips_the_raw_figure():
+    clean = timed_records(GROUPS, seed=11)
+    stalled = copy.deepcopy(clean)
+    victim = stalled[25]  # sw/story
+    extra = 9.0 * victim["spec_time_s"]
+    victim["spec_time_s"] += extra
+    victim["steps"][0]["verify_time_s"] += extra
+    before = compute_metrics(clean, n_boot=200).group("sw/story")
+    after_result = compute_metrics(stalled, n_boot=200)
+    after = after_result.group("sw/story")
+    assert after.speedup.estimate == pytest.approx(before.speedup.estimate, rel=0.01)
+    assert after.speedup_raw.estimate < 0.8 * before.speedup_raw.estimate
+    assert after.speedup_modelled.estimate == pytest.approx(
+        before.speedup_modelled.estimate, rel=0.01
+    )
+    assert after_result.timing.n_flagged == 1
+    assert after_result.timing.flagged == (victim["id"],)
+    assert after_result.prompts.set_index("id").loc[victim["id"], "timing_flagged"]
+
+
+def test_modelled_speedup_matches_the_truth():
+    records = timed_records(GROUPS, seed=12)
+    result = compute_metrics(records, n_boot=200)
+    for g in GROUPS:
+        figure = result.group(f"{g.language}/{g.task}").speedup_modelled.estimate
+        assert figure == pytest.approx(true_speedup(g), rel=0.05)
+
+
+def test_timing_section_round_trips_and_v1_reads_unknown():
+    records = timed_records(GROUPS, seed=13)
+    result = compute_metrics(records, n_boot=200)
+    assert result.timing.verdict == "ok"
+    assert len(result.timing.cost_models) == 1
+    again = MetricsResult.from_dict(result.to_dict())
+    assert again.timing == result.timing
+    assert TimingHealth.from_dict(result.timing.to_dict()) == result.timing
+    old = copy.deepcopy(records)
+    for r in old:
+        del r["plain_step_times_s"], r["timing_attempts"], r["timing_chosen"]
+        r["record_version"] = 1
+    v1 = compute_metrics(old, n_boot=200)
+    assert v1.timing.verdict == "unknown"
+    assert v1.group("en/story").speedup_modelled.estimate is not None
+
+
+def test_timing_assessment_is_in_records_order():
+    records = timed_records(GROUPS, seed=14)
+    a = timing_assessment(records)
+    b = timing_assessment(records[::-1])
+    np.testing.assert_allclose(a.plain_model_s[::-1], b.plain_model_s)
+
+
+# The simulation behind the choice of headline estimator. 500 replications of
+# an audit of four groups of 20 prompts give 2,000 intervals per setting: the
+# coverage's standard error is 0.5 points, so a well-calibrated 95% sits four
+# standard errors inside each side of the 93-97% band. Across four other seeds
+# of 1,000 intervals the coverage ranged 0.943-0.953. 400 bootstrap resamples
+# per interval keep the test near 30 s; on 1,000 intervals, 2,000 resamples
+# gave 0.8 points more coverage (0.975 against 0.967): fewer resamples make
+# the percentile endpoints noisier, which can only cost coverage, so the
+# lower edge of the band is the one this choice could threaten, and it holds.
+N_REPLICATIONS = 500
+
+
+@pytest.fixture(scope="module")
+def stalls_5():
+    return simulate(N_REPLICATIONS, stall_share=0.05, seed=0)
+
+
+def test_robust_estimator_coverage_with_5_percent_stalls(stalls_5):
+    assert 0.93 <= stalls_5.coverage("robust") <= 0.97
+    assert abs(stalls_5.bias("robust")) < 0.01
+
+
+def test_plain_ratio_of_sums_is_biased_by_stalls(stalls_5):
+    # What the robust estimator is for: the plain ratio of sums runs 5% high
+    # (stalls hit plain and speculative decodes alike here, and the ratio is
+    # convex in the speculative sum).
+    assert stalls_5.bias("raw") > 0.03
+    assert abs(stalls_5.bias("raw")) > 4 * abs(stalls_5.bias("robust"))
+
+
+@pytest.mark.parametrize("share", [0.01, 0.10])
+def test_robust_estimator_bias_at_other_stall_rates(share):
+    result = simulate(150, stall_share=share, seed=int(100 * share))
+    assert abs(result.bias("robust")) < 0.01
+    assert result.coverage("robust") >= 0.92

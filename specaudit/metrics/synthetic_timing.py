@@ -33,7 +33,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ForwardCosts", "TimedGroup", "timed_records", "true_speedup"]
+from specaudit.metrics.bootstrap import bootstrap_intervals
+from specaudit.metrics.timing import timing_assessment
+
+__all__ = [
+    "SIMULATED_GROUPS",
+    "ForwardCosts",
+    "SimulationResult",
+    "TimedGroup",
+    "stall_simulation",
+    "timed_records",
+    "true_speedup",
+]
 
 
 @dataclass(frozen=True)
@@ -260,7 +271,7 @@ def true_speedup(
     n: int = 5_000,
     seed: int = 12345,
 ) -> float:
-    """Population speed-up of a group without stalls: expected plain over expected spec cost.
+    """Return the population speed-up of a group without stalls (expected plain / spec cost).
 
     Monte Carlo over ``n`` noiseless prompts (its relative error is far below
     a group interval's width for the default ``n``).
@@ -279,3 +290,81 @@ def true_speedup(
         spec += float(np.sum(costs.draft_fixed_s + costs.draft_per_token_s * ks))
         spec += float(np.sum(costs.verify_fixed_s + costs.verify_per_token_s * (ks + 1)))
     return plain / spec
+
+
+SIMULATED_GROUPS = (
+    TimedGroup("en", "story", alpha=0.8),
+    TimedGroup("sw", "story", alpha=0.4),
+    TimedGroup("de", "translation", alpha=0.65),
+    TimedGroup("ja", "translation", alpha=0.5),
+)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Per estimator: relative errors and whether each interval covered the truth."""
+
+    errors: dict[str, np.ndarray]
+    covered: dict[str, np.ndarray]
+
+    def bias(self, name: str) -> float:
+        """Mean relative error of an estimator (0: unbiased)."""
+        return float(np.mean(self.errors[name]))
+
+    def coverage(self, name: str) -> float:
+        """Share of intervals that contained the truth."""
+        return float(np.mean(self.covered[name]))
+
+
+def _ratio(plain: np.ndarray, spec: np.ndarray):
+    def statistic(rows: np.ndarray, axis: int = -1) -> np.ndarray:
+        rows = np.moveaxis(np.asarray(rows), axis, -1)
+        return np.stack([plain[rows].sum(axis=-1) / spec[rows].sum(axis=-1)])
+
+    return statistic
+
+
+def stall_simulation(
+    n_replications: int, *, stall_share: float, n_boot: int = 400, seed: int = 0
+) -> SimulationResult:
+    """Bias and coverage of the headline speed-up against the plain ratio of sums.
+
+    Each replication simulates one audit of :data:`SIMULATED_GROUPS` (four
+    groups of 20 prompts, like the default audit), stalls ``stall_share`` of
+    its prompts, and estimates each group's speed-up two ways: ``robust``
+    (the headline: summed robust times, see :mod:`specaudit.metrics.timing`)
+    and ``raw`` (summed measured times), each with the expanded percentile
+    bootstrap interval every group figure gets. Both are compared with the
+    population speed-up without stalls (:func:`true_speedup`).
+    """
+    truth = {g.language: true_speedup(g) for g in SIMULATED_GROUPS}
+    errors: dict[str, list[float]] = {"robust": [], "raw": []}
+    covered: dict[str, list[bool]] = {"robust": [], "raw": []}
+    for child in np.random.SeedSequence(seed).spawn(n_replications):
+        rng = np.random.default_rng(child)
+        records = timed_records(SIMULATED_GROUPS, stall_share=stall_share, seed=rng)
+        timing = timing_assessment(records)
+        languages = np.array([r["language"] for r in records])
+        measured = {
+            "raw": (
+                np.array([r["baseline_time_s"] for r in records]),
+                np.array([r["spec_time_s"] for r in records]),
+            ),
+            "robust": (timing.plain_robust_s, timing.spec_robust_s),
+        }
+        for language, true in truth.items():
+            rows = np.flatnonzero(languages == language)
+            for name, (plain, spec) in measured.items():
+                iv = bootstrap_intervals(
+                    (np.arange(len(rows)),),
+                    _ratio(plain[rows], spec[rows]),
+                    n_boot=n_boot,
+                    rng=rng,
+                    confidence_level=0.95,
+                    n_units=len(rows),
+                )
+                errors[name].append(float(iv.estimate[0] / true - 1.0))
+                covered[name].append(bool(iv.low[0] <= true <= iv.high[0]))
+    return SimulationResult(
+        {k: np.array(v) for k, v in errors.items()}, {k: np.array(v) for k, v in covered.items()}
+    )

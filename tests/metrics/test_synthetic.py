@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from specaudit.records import PromptRecord
 from specaudit.metrics import compute_metrics
 from specaudit.metrics.synthetic import GroupSpec, synthetic_records, true_figures
+from specaudit.records import PromptRecord
 
 
 def test_records_follow_the_record_format():

@@ -6,11 +6,15 @@ import copy
 
 import numpy as np
 import pytest
-from timing_simulation import simulate
 
 from specaudit.metrics import compute_metrics
 from specaudit.metrics.result import MetricsResult
-from specaudit.metrics.synthetic_timing import TimedGroup, timed_records, true_speedup
+from specaudit.metrics.synthetic_timing import (
+    TimedGroup,
+    stall_simulation,
+    timed_records,
+    true_speedup,
+)
 from specaudit.metrics.timing import (
     MIN_EXCESS,
     TimingHealth,
@@ -165,7 +169,7 @@ N_REPLICATIONS = 500
 
 @pytest.fixture(scope="module")
 def stalls_5():
-    return simulate(N_REPLICATIONS, stall_share=0.05, seed=0)
+    return stall_simulation(N_REPLICATIONS, stall_share=0.05, seed=0)
 
 
 def test_robust_estimator_coverage_with_5_percent_stalls(stalls_5):
@@ -183,6 +187,6 @@ def test_plain_ratio_of_sums_is_biased_by_stalls(stalls_5):
 
 @pytest.mark.parametrize("share", [0.01, 0.10])
 def test_robust_estimator_bias_at_other_stall_rates(share):
-    result = simulate(150, stall_share=share, seed=int(100 * share))
+    result = stall_simulation(150, stall_share=share, seed=int(100 * share))
     assert abs(result.bias("robust")) < 0.01
     assert result.coverage("robust") >= 0.92

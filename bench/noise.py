@@ -1,0 +1,129 @@
+"""Does a noisy neighbour change the audit's verdict? The default audit, quiet and disturbed.
+
+    python bench/noise.py [--out runs/noise] [--reuse] [--burst 1.0] [--period 4.0]
+
+Runs the default audit (``specaudit run``) twice on this machine: once
+quietly, then beside a noisy neighbour, a process that takes every core in
+bursts of about ``--burst`` seconds every ``--period`` seconds (jittered), the
+way a co-tenant's job does on a shared CI runner or GPU node. Prints, per
+group, both runs' headline (robust) and modelled speed-ups and the raw ratio
+of summed measured times, each run's worst group and timing health, and the
+failing checks of the example gate policy for both runs. Nothing else may run
+on the machine meanwhile: this is a benchmark, not a test.
+
+``--reuse`` keeps finished runs in ``--out`` (each run resumes otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from specaudit.gate.policy import example_policy_path, load_policy
+from specaudit.gate.runner import evaluate_gate
+from specaudit.metrics import MetricsResult, compute_metrics, load_records
+
+
+def _burn(stop, burst_s: float, period_s: float, seed: int) -> None:
+    """One core's share of the neighbour: spin for a burst, then sleep, until told to stop."""
+    rng = random.Random(seed)
+    while not stop.is_set():
+        time.sleep(max(0.0, period_s - burst_s) * rng.uniform(0.5, 1.5))
+        end = time.perf_counter() + burst_s * rng.uniform(0.7, 1.3)
+        x = 0
+        while time.perf_counter() < end:
+            x += 1
+
+
+class Neighbour:
+    """A process per core that burns CPU in bursts (a context manager)."""
+
+    def __init__(self, burst_s: float, period_s: float) -> None:
+        self.burst_s, self.period_s = burst_s, period_s
+        self.stop = mp.Event()
+        self.procs: list[mp.Process] = []
+
+    def __enter__(self) -> Neighbour:
+        # The bursts of all cores start together, like one multi-threaded job.
+        for i in range(os.cpu_count() or 1):
+            p = mp.Process(target=_burn, args=(self.stop, self.burst_s, self.period_s, i))
+            p.start()
+            self.procs.append(p)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for p in self.procs:
+            p.join(timeout=10)
+
+
+def _audit(out: Path, *, reuse: bool) -> tuple[MetricsResult, float]:
+    if not (reuse and (out / "metrics.json").exists()):
+        start = time.perf_counter()
+        command = [sys.executable, "-m", "specaudit", "run", "--out", str(out), "--no-progress"]
+        if out.exists():
+            command.append("--resume")
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        elapsed = time.perf_counter() - start
+    else:
+        elapsed = float("nan")
+    return compute_metrics(load_records(out / "records.jsonl")), elapsed
+
+
+def _failing(result: MetricsResult, run_dir: Path) -> list[str]:
+    gate = evaluate_gate(load_policy(example_policy_path()), result, run_dir=str(run_dir))
+    rows = [r for r in gate.rows if r.status.value in ("fail", "warning", "inconclusive")]
+    return sorted(f"{r.check}:{r.subject}:{r.status.value}" for r in rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/noise"))
+    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--burst", type=float, default=1.0)
+    parser.add_argument("--period", type=float, default=4.0)
+    args = parser.parse_args()
+
+    quiet, quiet_s = _audit(args.out / "quiet", reuse=args.reuse)
+    with Neighbour(args.burst, args.period):
+        noisy, noisy_s = _audit(args.out / "noisy", reuse=args.reuse)
+
+    print(f"cores: {os.cpu_count()}; neighbour: {args.burst} s bursts every ~{args.period} s")
+    print(f"audit time: quiet {quiet_s:.0f} s, noisy {noisy_s:.0f} s")
+    header = f"{'group':<16}{'quiet':>8}{'model':>8}{'raw':>8}  {'noisy':>8}{'model':>8}{'raw':>8}"
+    print(header + f"{'noisy/quiet':>13}")
+    worst_change = 0.0
+    for q in quiet.groups:
+        n = noisy.group(q.group)
+        change = n.speedup.estimate / q.speedup.estimate - 1.0
+        worst_change = max(worst_change, abs(change))
+        print(
+            f"{q.group:<16}{q.speedup.estimate:>8.3f}{q.speedup_modelled.estimate:>8.3f}"
+            f"{q.speedup_raw.estimate:>8.3f}  {n.speedup.estimate:>8.3f}"
+            f"{n.speedup_modelled.estimate:>8.3f}{n.speedup_raw.estimate:>8.3f}{change:>+13.1%}"
+        )
+    gaps = [abs(g.speedup_modelled.estimate / g.speedup.estimate - 1) for g in quiet.groups]
+    print(f"largest headline change, noisy against quiet: {worst_change:.1%}")
+    print(f"largest modelled/headline gap, quiet run: {max(gaps):.1%}")
+    for name, result in (("quiet", quiet), ("noisy", noisy)):
+        print(f"{name}: worst group {result.disparity.worst_group}; {result.timing.summary()}")
+    failing = {name: _failing(r, args.out / name) for name, r in (("quiet", quiet), ("noisy", noisy))}
+    print(f"example policy, quiet run: {len(failing['quiet'])} rows not passing")
+    for row in failing["quiet"]:
+        print(f"  {row}")
+    same = failing["quiet"] == failing["noisy"]
+    print(f"example policy, noisy run: {'identical' if same else 'DIFFERENT'}")
+    if not same:
+        for row in sorted(set(failing["quiet"]) ^ set(failing["noisy"])):
+            where = "quiet only" if row in failing["quiet"] else "noisy only"
+            print(f"  {where}: {row}")
+
+
+if __name__ == "__main__":
+    main()

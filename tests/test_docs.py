@@ -295,3 +295,37 @@ def test_nav_lists_every_page_and_only_pages_that_exist():
     assert len(listed) == len(set(listed))
     assert sorted(listed) == sorted(str(p.relative_to(DOCS)) for p in pages())
     assert config["strict"] is True
+
+
+def test_griffe_extension_reads_field_comments_and_rest_roles():
+    griffe = pytest.importorskip("griffe", reason="the docs extra (make install) provides griffe")
+    spec = importlib.util.spec_from_file_location(
+        "griffe_docstrings", DOCS / "hooks" / "griffe_docstrings.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    code = '''
+class Config:
+    """See :class:`~specaudit.metrics.Estimate` and :mod:`specaudit.gate`.
+
+    Typical use::
+
+        Config()
+    """
+
+    gamma: int = 4  #: draft length per step
+    #: what the drafter is
+    drafter: str = "x"
+    seed: int = 0
+'''
+    extensions = griffe.load_extensions(module.SpecauditDocstrings())
+    with griffe.temporary_visited_module(code, extensions=extensions) as mod:
+        cls = mod["Config"]
+        assert cls["gamma"].docstring.value == "draft length per step"
+        assert cls["drafter"].docstring.value == "what the drafter is"
+        assert cls["seed"].docstring is None
+    assert module._markdown(cls.docstring.value).splitlines()[:3] == [
+        "See `Estimate` and `specaudit.gate`.",
+        "",
+        "Typical use:",
+    ]

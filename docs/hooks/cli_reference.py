@@ -110,7 +110,7 @@ def _section(path: tuple[str, ...], command, ctx) -> str:
     if command.help:
         lines += [command.help.strip(), ""]
     lines += ["```text", _usage(path, command), "```", ""]
-    for kind, heading in (("argument", "Arguments"), ("option", "Options")):
+    for kind, heading in (("argument", "Argument"), ("option", "Option")):
         rows = []
         for param in command.params:
             if param.param_type_name != kind or getattr(param, "hidden", False):
@@ -121,10 +121,10 @@ def _section(path: tuple[str, ...], command, ctx) -> str:
             names, text = record
             rows.append(f"| `{_cell(names)}` | {_cell(text)} |")
         if rows:
-            lines += [f"**{heading}**", "", "| | |", "|---|---|", *rows, ""]
+            lines += [f"| {heading} | Description |", "|---|---|", *rows, ""]
     children = getattr(command, "commands", None)
     if children:
-        lines += ["**Commands**", "", "| | |", "|---|---|"]
+        lines += ["| Command | Description |", "|---|---|"]
         for name in command.list_commands(ctx):
             child = children[name]
             anchor = "-".join((PROG, *path, name))

@@ -13,10 +13,14 @@ commands and options that the pages mention.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import typer
 
+#: The checkout these docs describe (``docs/hooks/`` is two levels down).
+ROOT = Path(__file__).resolve().parents[2]
 MARKER = "<!-- cli-reference -->"
 PROG = "specaudit"
 
@@ -29,6 +33,10 @@ def root_command():
     object
         The root command group (a click-style ``Group``).
     """
+    # Document this checkout's CLI, even when `mkdocs` runs from an environment
+    # where another copy of specaudit is installed.
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     from specaudit.cli import app
 
     return typer.main.get_command(app)

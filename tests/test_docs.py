@@ -135,12 +135,17 @@ def known_options(root) -> set[str]:
 
 
 def loose_options(text: str) -> list[str]:
-    """Options quoted on their own in prose, like `--shard-by prompt`."""
+    """Options quoted on their own in prose, like `--shard-by prompt`.
+
+    Only spans that start with an option count: `apt-get install -y --no-...`
+    is another program's command line.
+    """
     prose, _ = split_code(text)
     found = []
     for line in prose:
         for span in INLINE_CODE.findall(line):
-            found += [w.split("=", 1)[0] for w in span.split() if w.startswith("--")]
+            if span.startswith("--"):
+                found += [w.split("=", 1)[0] for w in span.split() if w.startswith("--")]
     return found
 
 
@@ -234,7 +239,10 @@ Also `specaudit metrics runs/x --n-boots 10` and `specaudit/gate/example_policy.
         "specaudit gate: no option --junitt",
         "specaudit metrics: no option --n-boots",
     ]
-    assert loose_options("Use `--shard-by prompt` or `--shards 2`.") == ["--shard-by", "--shards"]
+    assert loose_options("Use `--shard-by prompt`, `--shards 2`, not `pip install --user x`.") == [
+        "--shard-by",
+        "--shards",
+    ]
     assert "--shards" not in known_options(root) and "--shard-by" in known_options(root)
 
 

@@ -2,6 +2,7 @@
 #
 #   make demo   install everything (torch first) and audit the built-in pair
 #   make test   install everything and run the test suite
+#   make docs   build the documentation site into site/ (strict: warnings fail)
 #
 # Set TORCH to pick the torch build, e.g. `make demo TORCH=torch` on a CUDA
 # machine. The default pins the CPU build that this project is tested with.
@@ -11,7 +12,7 @@ VENV   ?= .venv
 TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 
-.PHONY: install demo test test-all bench lint clean
+.PHONY: install demo test test-all bench docs lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +39,11 @@ test-all: install
 bench: install
 	$(BIN)/python bench/engine.py
 
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs site .pytest_cache

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from specaudit.metrics.timing import TimingAssessment, timing_assessment, with_robust_times
 from specaudit.records import PROMPT_FIELDS, READABLE_VERSIONS, STEP_FIELDS
 
 __all__ = [
@@ -206,7 +207,11 @@ def infer_gamma(steps: pd.DataFrame) -> int:
 
 
 def prompt_frame(
-    records: Iterable[Mapping[str, Any]], *, steps: pd.DataFrame | None = None, gamma: int
+    records: Iterable[Mapping[str, Any]],
+    *,
+    steps: pd.DataFrame | None = None,
+    gamma: int,
+    timing: TimingAssessment | None = None,
 ) -> pd.DataFrame:
     """One row per prompt with the per-prompt sums every estimator needs.
 
@@ -223,7 +228,12 @@ def prompt_frame(
     - prompt fields: ``n_output_tokens`` (``len(output_ids)``),
       ``output_chars``, ``baseline_time_s``, ``spec_time_s``,
       ``draft_forward_s``, ``target_forward_s``, ``n_draft_forwards``;
-    - the prompt's own ratio ``speedup`` = baseline_time_s / spec_time_s.
+    - timing (:func:`~specaudit.metrics.timing.with_robust_times`):
+      ``baseline_time_s`` and ``spec_time_s`` are the robust times that every
+      speed-up uses (timing outliers replaced by their modelled time), the
+      measured ones are ``plain_measured_s`` and ``spec_measured_s``, beside
+      ``plain_model_s``, ``spec_model_s`` and ``timing_flagged``;
+    - the prompt's own ratios ``speedup`` (robust) and ``speedup_raw``.
 
     Parameters
     ----------
@@ -233,6 +243,9 @@ def prompt_frame(
         Their :func:`step_frame`, if already built.
     gamma : int
         Number of draft positions to tabulate.
+    timing : TimingAssessment, optional
+        The records' :func:`~specaudit.metrics.timing.timing_assessment`, if
+        already made.
     """
     records = list(records)
     if steps is None:
@@ -281,9 +294,9 @@ def prompt_frame(
         "n_draft_forwards",
     ):
         frame[name] = np.array([_number(r[name]) for r in records], dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frame["speedup"] = frame["baseline_time_s"] / frame["spec_time_s"]
-    return frame
+    if timing is None:
+        timing = timing_assessment(records)
+    return with_robust_times(frame, timing)
 
 
 def _number(value: Any) -> float:

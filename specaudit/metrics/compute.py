@@ -26,7 +26,7 @@ from specaudit.metrics.disparity import spread
 from specaudit.metrics.group import group_metrics, prompt_metrics
 from specaudit.metrics.quality import group_quality, prompt_quality
 from specaudit.metrics.result import Disparity, MetricsResult, MetricsSettings, TaskDisparity
-from specaudit.metrics.timing import timing_assessment, with_robust_times
+from specaudit.metrics.timing import timing_assessment
 
 __all__ = ["compute_metrics"]
 
@@ -178,7 +178,7 @@ def compute_metrics(
     # Timing is judged before sorting: the assessment follows records order.
     timing = timing_assessment(records)
     prompts = (
-        with_robust_times(prompt_frame(records, steps=steps, gamma=gamma), timing)
+        prompt_frame(records, steps=steps, gamma=gamma, timing=timing)
         .sort_values(["task", "language", "id"], kind="stable")
         .reset_index(drop=True)
     )

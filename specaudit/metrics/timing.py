@@ -37,6 +37,7 @@ from specaudit.metrics.costmodel import CostModel, fit_cost_models, modelled_tim
 
 __all__ = [
     "VERDICTS",
+    "TimingAssessment",
     "TimingFlags",
     "TimingHealth",
     "flag_outliers",

@@ -7,7 +7,7 @@ import pytest
 from specaudit.errors import UserInputError
 from specaudit.gate import run_gate
 from specaudit.gate.policy import example_policy_path
-from specaudit.metrics import MetricsResult
+from specaudit.metrics import SCHEMA_VERSION, MetricsResult
 from specaudit.reports import render_report
 from tests.reports.builders import HOSTILE, SCRIPT, default_specs, make_run
 from tests.reports.htmlcheck import Page
@@ -153,7 +153,7 @@ def test_a_run_without_prompts_csv_still_renders(tmp_path, default_run):
     assert page.errors == [] and page.sections == SECTIONS
     assert "config.yaml not found" in page.text
     assert page.plots["distribution"] == 0  # said in words instead
-    assert json.loads((run / "metrics.json").read_text())["schema_version"] == 1
+    assert json.loads((run / "metrics.json").read_text())["schema_version"] == SCHEMA_VERSION
 
 
 def test_a_tiny_run_without_intervals_renders(tmp_path):

@@ -19,6 +19,9 @@ TIMING_FIELDS = {
     "target_forward_s",
     "forward_time_s",
     "c",
+    "plain_step_times_s",
+    "timing_attempts",
+    "timing_chosen",
 }
 
 
@@ -148,6 +151,20 @@ def test_resume_refuses_changed_config_and_existing_run(tiny_dirs, prompt_file, 
     assert again.exit_code == 2 and "already holds a run" in again.output
     changed = run_cli(*pair_args(tiny_dirs, prompt_file, out, "--resume", "--seed", "3"))
     assert changed.exit_code == 2 and "differs in seed" in changed.output
+
+
+def test_resume_of_a_run_started_before_a_config_field_existed(tiny_dirs, prompt_file, tmp_path):
+    out = tmp_path / "run"
+    args = pair_args(tiny_dirs, prompt_file, out)
+    assert run_cli(*args).exit_code == 0
+    # An older specaudit wrote config.yaml without the timing fields; their
+    # defaults are what that run did, so resuming it is no change of config.
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    del config["repeats"], config["retime"]
+    (out / "config.yaml").write_text(yaml.safe_dump(config))
+    assert run_cli(*args, "--resume").exit_code == 0
+    changed = run_cli(*args, "--resume", "--repeats", "2")
+    assert changed.exit_code == 2 and "differs in repeats" in changed.output
 
 
 def test_ctrl_c_stops_cleanly_and_resumes(tiny_dirs, prompt_file, tmp_path, monkeypatch):

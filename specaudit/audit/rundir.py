@@ -76,11 +76,12 @@ class RunDir:
         self.records_path = self.path / f"records{suffix}.jsonl"
         self.environment_path = self.path / f"environment{suffix}.json"
 
-    def start(self, config: dict, *, resume: bool) -> set[str]:
+    def start(self, config: dict, *, resume: bool, defaults: dict | None = None) -> set[str]:
         """Prepare the directory and return the ids of prompts already done.
 
         Done means: in any records file of the directory, this process's own
-        or another shard's.
+        or another shard's. ``defaults`` fill the fields a saved config lacks
+        (a run started by an older version, before the field existed).
 
         Raises
         ------
@@ -97,6 +98,7 @@ class RunDir:
                 "or choose another --out"
             )
         if resume and saved is not None:
+            saved = {**(defaults or {}), **saved}
             diff = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
             if diff:
                 raise UserInputError(

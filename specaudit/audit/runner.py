@@ -342,7 +342,11 @@ def _audit(
     )
 
     run_dir, plan = _open_run_dir(out, config, placement, selection, shard_by, resume=resume)
-    done = run_dir.start(config.model_dump(mode="json"), resume=resume)
+    done = run_dir.start(
+        config.model_dump(mode="json"),
+        resume=resume,
+        defaults=RunConfig().model_dump(mode="json"),
+    )
     if plan is not None:
         run_dir.write_plan(plan)
     environment = collect_environment(device=device, dtype=dtype, seed=config.seed)

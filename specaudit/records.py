@@ -186,6 +186,8 @@ class TimingAttempt:
     #: Whether it decoded the record's tokens in the record's steps; one that
     #: did not (a numerical near-tie resolved differently) is never chosen.
     reproduced: bool = True
+    #: Seconds a re-timing waited for other processes to leave the CPUs idle.
+    quiet_wait_s: float | None = None
 
 
 @dataclass(slots=True)

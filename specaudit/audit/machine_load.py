@@ -8,10 +8,11 @@ residuals against the cost model, and these figures say why.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LoadSample", "sample_load", "steal_share"]
+__all__ = ["LoadSample", "busy_share", "sample_load", "steal_share", "wait_for_quiet"]
 
 _PROC_STAT = Path("/proc/stat")
 
@@ -25,19 +26,23 @@ class LoadSample:
     total: int | None  #: all CPU jiffies since boot
 
 
-def _cpu_counters(path: Path = _PROC_STAT) -> tuple[int | None, int | None]:
-    """Return (steal, total) jiffies from ``/proc/stat``'s ``cpu`` line, or (None, None)."""
+def _cpu_jiffies(path: Path = _PROC_STAT) -> list[int] | None:
+    """Read ``/proc/stat``'s ``cpu`` line: user nice system idle iowait irq softirq steal."""
     try:
         with path.open(encoding="ascii") as fh:
             fields = fh.readline().split()
     except OSError:
-        return None, None
+        return None
     if not fields or fields[0] != "cpu" or len(fields) < 9:
-        return None, None
-    # user nice system idle iowait irq softirq steal [guest guest_nice]: guest
-    # time is already counted in user, so the first eight make the total.
-    counts = [int(x) for x in fields[1:9]]
-    return counts[7], sum(counts)
+        return None
+    # guest time is already counted in user, so the first eight make the total.
+    return [int(x) for x in fields[1:9]]
+
+
+def _cpu_counters(path: Path = _PROC_STAT) -> tuple[int | None, int | None]:
+    """Return (steal, total) jiffies since boot, or (None, None)."""
+    counts = _cpu_jiffies(path)
+    return (None, None) if counts is None else (counts[7], sum(counts))
 
 
 def sample_load() -> LoadSample:
@@ -62,3 +67,37 @@ def steal_share(before: LoadSample, after: LoadSample) -> float | None:
     if elapsed <= 0:
         return None
     return (after.steal - before.steal) / elapsed
+
+
+def busy_share(interval_s: float = 0.25) -> float | None:
+    """Share of all CPUs' time that was busy over ``interval_s`` while this process slept.
+
+    This process sleeps throughout, so what it measures is everybody else: a
+    co-tenant's job, a compiler, a test suite. None where the OS does not say.
+    """
+    before = _cpu_jiffies()
+    time.sleep(interval_s)
+    after = _cpu_jiffies()
+    if before is None or after is None:
+        return None
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(delta)
+    if total <= 0:
+        return None
+    idle = delta[3] + delta[4]  # idle and iowait
+    return (total - idle) / total
+
+
+def wait_for_quiet(*, threshold: float = 0.10, max_wait_s: float = 8.0) -> float:
+    """Sleep until other processes leave the CPUs idle, at most ``max_wait_s``.
+
+    Used before re-timing a stalled prompt: timing it again in the middle of
+    the burst that stalled it would only stall it again. Returns the seconds
+    waited (0 where the OS gives no counters).
+    """
+    start = time.perf_counter()
+    while time.perf_counter() - start < max_wait_s:
+        share = busy_share()
+        if share is None or share < threshold:
+            break
+    return time.perf_counter() - start

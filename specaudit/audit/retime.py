@@ -3,12 +3,14 @@
 The cost model is fitted on this process's own records, outliers are
 flagged against it (:mod:`specaudit.metrics.timing`), and each outlier is
 timed again, plain and speculative back to back with the order alternated,
-up to ``config.retime`` times. The first attempt whose two decodes both
-agree with the model is chosen; if none does, the attempt closest to the
-model is. Every attempt stays in the record, and the records file is
-rewritten atomically after each re-timed prompt, so a killed pass resumes
-where it stopped: a prompt keeps the attempts it had, and gets only the
-re-timings it still lacks.
+up to ``config.retime`` times. Before each re-timing the pass waits (up to
+8 s) until other processes leave the CPUs idle: timing a prompt again in the
+middle of the burst that stalled it would only stall it again. The first
+attempt whose two decodes both agree with the model is chosen; if none
+does, the attempt closest to the model is. Every attempt stays in the
+record, and the records file is rewritten atomically after each re-timed
+prompt, so a killed pass resumes where it stopped: a prompt keeps the
+attempts it had, and is not judged twice.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 
 from specaudit.audit.attempts import order_for, time_prompt
 from specaudit.audit.engine import SpeculativeEngine
+from specaudit.audit.machine_load import wait_for_quiet
 from specaudit.audit.rundir import RunDir
 from specaudit.audit.sampling import Decoding
 from specaudit.metrics.timing import timing_assessment
@@ -181,6 +184,7 @@ def _retime(
 ) -> tuple[PromptRecord, bool, int]:
     """Time ``record``'s prompt again until an attempt agrees; return it, agreed, attempts."""
     for made in range(1, max_attempts + 1):
+        waited = wait_for_quiet()
         timed = time_prompt(
             engine,
             decoding,
@@ -193,7 +197,9 @@ def _retime(
             device=device,
         )
         reproduced = _reproduces(record, timed)
-        record.timing_attempts.append(replace(timed.attempt, reproduced=reproduced))
+        record.timing_attempts.append(
+            replace(timed.attempt, reproduced=reproduced, quiet_wait_s=waited)
+        )
         a = timed.attempt
         if reproduced and fence.residual(a.plain_time_s, a.spec_time_s) <= 0:
             last = len(record.timing_attempts) - 1

@@ -188,9 +188,12 @@ class TimingHealth:
         Largest ``|speedup / speedup_modelled - 1|`` over the groups.
     load_1m_median, load_1m_max : float or None
         The OS 1-minute load average across the attempts.
+    cpu_steal : float or None
+        Share of CPU time the hypervisor stole while prompts were timed
+        (attempts weighted by their duration; None where the OS does not
+        report steal).
     cpu_steal_max : float or None
-        Largest share of CPU time stolen during an attempt (None where the OS
-        does not report steal).
+        Largest share stolen during one attempt (short attempts make it jumpy).
     cost_models : tuple of CostModel
         The fitted costs, one per device.
     """
@@ -210,6 +213,7 @@ class TimingHealth:
     modelled_gap: float | None
     load_1m_median: float | None
     load_1m_max: float | None
+    cpu_steal: float | None
     cpu_steal_max: float | None
     cost_models: tuple[CostModel, ...] = field(default=())
 
@@ -271,7 +275,7 @@ def verdict(
     n_flagged: int,
     worst_group_share: float,
     noise: float,
-    cpu_steal_max: float | None,
+    cpu_steal: float | None,
 ) -> tuple[str, tuple[str, ...]]:
     """Classify a run's timing health, with the reasons.
 
@@ -300,8 +304,8 @@ def verdict(
         bad.append(scatter)
     elif noise > NOISY_NOISE:
         warn.append(scatter)
-    if cpu_steal_max is not None and cpu_steal_max > NOISY_STEAL:
-        warn.append(f"up to {100 * cpu_steal_max:.0f}% of CPU time was stolen")
+    if cpu_steal is not None and cpu_steal > NOISY_STEAL:
+        warn.append(f"{100 * cpu_steal:.0f}% of CPU time was stolen by the hypervisor")
     if bad:
         return "unreliable", tuple(bad + warn)
     return ("noisy" if warn else "ok"), tuple(warn)
@@ -345,6 +349,15 @@ class TimingAssessment:
             sum(a.get("reason") != "retime" for a in a_list) for a_list in attempts if a_list
         ]
         steal_max = _finite_or_none(steals, max)
+        durations = [
+            (a.get("cpu_steal"), a["plain_time_s"] + a["spec_time_s"])
+            for a_list in attempts
+            for a in a_list
+            if a.get("cpu_steal") is not None
+        ]
+        steal = (
+            sum(v * w for v, w in durations) / sum(w for _, w in durations) if durations else None
+        )
         label, reasons = verdict(
             has_attempts=has_attempts,
             judged=spread is not None,
@@ -352,7 +365,7 @@ class TimingAssessment:
             n_flagged=int(flagged.sum()),
             worst_group_share=float(shares.max()) if len(shares) else 0.0,
             noise=group_noise(spread or 0.0, float(np.median(sizes)) if len(sizes) else 0.0),
-            cpu_steal_max=steal_max,
+            cpu_steal=steal,
         )
         fence = self.flags.fence
         return TimingHealth(
@@ -371,6 +384,7 @@ class TimingAssessment:
             modelled_gap=modelled_gap,
             load_1m_median=_finite_or_none(loads, np.median),
             load_1m_max=_finite_or_none(loads, max),
+            cpu_steal=steal,
             cpu_steal_max=steal_max,
             cost_models=tuple(self.models.values()),
         )

@@ -40,6 +40,7 @@ def _health(verdict: str) -> TimingHealth:
         modelled_gap=0.02,
         load_1m_median=1.0,
         load_1m_max=2.0,
+        cpu_steal=None,
         cpu_steal_max=None,
     )
 

@@ -79,7 +79,7 @@ def test_robust_times_replace_only_flagged_decodes():
         ({}, "ok"),
         ({"n_flagged": 1}, "noisy"),
         ({"noise": 0.06}, "noisy"),
-        ({"cpu_steal_max": 0.1}, "noisy"),
+        ({"cpu_steal": 0.1}, "noisy"),
         ({"n_flagged": 30}, "unreliable"),
         ({"n_flagged": 2, "worst_group_share": 0.25}, "unreliable"),
         ({"noise": 0.2}, "unreliable"),
@@ -92,7 +92,7 @@ def test_verdict(kwargs, expected):
         "n_flagged": 0,
         "worst_group_share": 0.0,
         "noise": 0.02,
-        "cpu_steal_max": 0.0,
+        "cpu_steal": 0.0,
     } | kwargs
     label, reasons = verdict(**args)
     assert label == expected

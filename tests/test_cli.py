@@ -79,7 +79,7 @@ def test_run_writes_a_complete_run_directory(tiny_dirs, prompt_file, tmp_path):
         ("sw", "story"),
     ]
     for r in records:
-        assert r["record_version"] == 1
+        assert r["record_version"] == 2
         assert r["lossless"] is True
         assert r["output_ids"] == r["baseline_output_ids"]
         assert len(r["output_ids"]) <= 12

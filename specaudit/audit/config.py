@@ -24,19 +24,19 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Models. None means the built-in demo pair.
-    target: str | None = None  #: hub id, local directory or .gguf file
-    drafter: str | None = None  #: as target, or ngram:PATH
+    target: str | None = None  #: target model: hub id, local directory or .gguf file
+    drafter: str | None = None  #: drafter: as target, or ngram:PATH
     revision: str | None = None  #: target revision (hub branch, tag or commit)
     drafter_revision: str | None = None  #: drafter revision
     trust_remote_code: bool = False  #: run code shipped with checkpoints; off unless asked
     allow_pickle: bool = False  #: accept pickled .bin weights; safetensors only by default
 
     # Prompts. An empty list means the built-in sets.
-    prompts: list[str] = Field(default_factory=list)  #: JSONL files or directories
-    languages: list[str] | None = None  #: None: every language in the sets
-    tasks: list[str] | None = None  #: None: every task in the sets
-    split: str | None = "eval"  #: rows whose split differs are skipped; None keeps all
-    n_prompts: int | None = Field(20, ge=1)  #: per (language, task) group; None: all
+    prompts: list[str] = Field(default_factory=list)  #: prompt JSONL files or directories
+    languages: list[str] | None = None  #: language codes, e.g. en,de,sw; default: all
+    tasks: list[str] | None = None  #: tasks, e.g. translation,story; default: all
+    split: str | None = "eval"  #: prompt split to audit (rows without a split are always kept)
+    n_prompts: int | None = Field(20, ge=1)  #: prompts per (language, task) group
     chat_template: bool = False  #: wrap prompts as a user message with the target's template
     system_prompt: str | None = None  #: system message when chat_template is on
 
@@ -52,8 +52,8 @@ class RunConfig(BaseModel):
     # Execution.
     seed: int = 0  #: per-prompt seeds derive from this and the prompt id
     device: str = "auto"  #: auto, cpu, cuda or cuda:N
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  #: weights and compute
-    threads: int | None = Field(None, ge=1)  #: CPU threads; None keeps torch's default
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  #: of weights and compute
+    threads: int | None = Field(None, ge=1)  #: CPU threads for torch; default: torch's own
     warmup: int = Field(2, ge=0)  #: untimed warm-up decodes before the first prompt
 
     @model_validator(mode="after")

@@ -41,7 +41,8 @@ from specaudit.metrics.bootstrap import (
     interval_notes,
     reinterval,
 )
-from specaudit.metrics.result import Contrast, ContrastEstimate
+from specaudit.metrics.estimate import ContrastEstimate, finite_or_none
+from specaudit.metrics.result import Contrast
 from specaudit.metrics.speedup import measured_speedup
 
 __all__ = [
@@ -214,8 +215,8 @@ def contrasts(
                         base.status,
                         p_value=float(p[k]) if tested else None,
                         p_adjusted=float(p_adj[k]) if tested else None,
-                        sim_ci_low=_finite(sim_low[k]) if tested else None,
-                        sim_ci_high=_finite(sim_high[k]) if tested else None,
+                        sim_ci_low=finite_or_none(sim_low[k]) if tested else None,
+                        sim_ci_high=finite_or_none(sim_high[k]) if tested else None,
                         simultaneous_level=float(sim_level[k]) if tested else None,
                     )
                 )
@@ -234,7 +235,3 @@ def contrasts(
             )
         )
     return tuple(out), notes
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None

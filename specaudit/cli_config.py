@@ -60,7 +60,7 @@ def _base_type(annotation: Any) -> Any:
 
 
 def _choices(annotation: Any) -> tuple[str, ...]:
-    """The allowed values of a Literal field (also inside ``X | None``), else ()."""
+    """Return the allowed values of a Literal field (also inside ``X | None``), else ()."""
     for candidate in (annotation, *typing.get_args(annotation)):
         if typing.get_origin(candidate) is typing.Literal:
             return tuple(str(v) for v in typing.get_args(candidate))

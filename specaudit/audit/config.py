@@ -13,9 +13,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from specaudit.errors import UserInputError
+from specaudit.errors import MODEL_PAIR_MESSAGE, UserInputError, validation_line
 
-__all__ = ["RunConfig", "load_config"]
+__all__ = ["RunConfig", "check_model_pair", "load_config"]
 
 
 class RunConfig(BaseModel):
@@ -63,16 +63,6 @@ class RunConfig(BaseModel):
         return self
 
 
-def _one_line(err: ValidationError) -> str:
-    e = err.errors()[0]
-    field = ".".join(str(x) for x in e["loc"]) or "config"
-    msg = e["msg"].removeprefix("Value error, ")
-    if e["type"] == "extra_forbidden":
-        msg = f"unknown field (allowed: {', '.join(RunConfig.model_fields)})"
-    more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
-    return f"{field}: {msg}{more}"
-
-
 def load_config(path: str | Path | None, overrides: dict[str, Any]) -> RunConfig:
     """Merge defaults, a YAML file and flag overrides into a validated config.
 
@@ -108,4 +98,17 @@ def load_config(path: str | Path | None, overrides: dict[str, Any]) -> RunConfig
         return RunConfig.model_validate(data)
     except ValidationError as err:
         where = f"config {path}" if path else "options"
-        raise UserInputError(f"invalid {where}: {_one_line(err)}") from None
+        line = validation_line(err.errors(), allowed=RunConfig.model_fields)
+        raise UserInputError(f"invalid {where}: {line}") from None
+
+
+def check_model_pair(config: RunConfig) -> None:
+    """Refuse a target without a drafter, or a drafter without a target.
+
+    Raises
+    ------
+    UserInputError
+        With :data:`specaudit.errors.MODEL_PAIR_MESSAGE`.
+    """
+    if (config.target is None) != (config.drafter is None):
+        raise UserInputError(MODEL_PAIR_MESSAGE)

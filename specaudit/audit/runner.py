@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from specaudit.audit.config import RunConfig
+from specaudit.audit.config import RunConfig, check_model_pair
 from specaudit.audit.device import resolve_dtype
 from specaudit.audit.drafters.base import Drafter
 from specaudit.audit.drafters.neural import NeuralDrafter
@@ -82,10 +82,7 @@ def derive_seed(seed: int, prompt_id: str, stream: str) -> int:
 
 
 def _resolve_models(config: RunConfig) -> tuple[str, str]:
-    if (config.target is None) != (config.drafter is None):
-        raise UserInputError(
-            "give both --target and --drafter, or neither for the built-in demo pair"
-        )
+    check_model_pair(config)
     if config.target is not None:
         return config.target, config.drafter
     target, drafter = builtin_pair()

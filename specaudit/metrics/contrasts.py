@@ -132,7 +132,7 @@ def resampling_design(group: pd.DataFrame, reference: pd.DataFrame) -> _Design:
     return _Design("stratified", data, stratified, None)
 
 
-def holm(p_values: ArrayLike, *, alpha: float) -> np.ndarray:
+def holm(p_values: ArrayLike, *, significance: float) -> np.ndarray:
     """Holm step-down adjusted p-values (``statsmodels`` ``multipletests``).
 
     NaN entries (contrasts without a test) are left out of the family and
@@ -142,7 +142,7 @@ def holm(p_values: ArrayLike, *, alpha: float) -> np.ndarray:
     out = np.full(p.shape, np.nan)
     tested = np.isfinite(p)
     if tested.any():
-        out[tested] = multipletests(p[tested], alpha=alpha, method="holm")[1]
+        out[tested] = multipletests(p[tested], alpha=significance, method="holm")[1]
     return out
 
 
@@ -188,11 +188,13 @@ def contrasts(
             iv, p = None, np.full(len(CONTRAST_FIGURES), np.nan)
         fits.append((design, iv, p))
 
-    alpha = 1.0 - confidence_level
+    significance = 1.0 - confidence_level
     p_all = np.array([p for _, _, p in fits]).reshape(len(fits), len(CONTRAST_FIGURES))
-    adjusted = np.column_stack([holm(p_all[:, k], alpha=alpha) for k in range(p_all.shape[1])])
+    adjusted = np.column_stack(
+        [holm(p_all[:, k], significance=significance) for k in range(p_all.shape[1])]
+    )
     family = np.isfinite(p_all).sum(axis=0)
-    sim_level = 1.0 - alpha / np.maximum(family, 1)
+    sim_level = 1.0 - significance / np.maximum(family, 1)
 
     out = []
     for (group, reference), (design, iv, p), p_adj in zip(pairs, fits, adjusted, strict=True):

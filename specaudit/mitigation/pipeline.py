@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from specaudit.atomic import write_atomic
-from specaudit.audit.config import RunConfig
+from specaudit.audit.config import RunConfig, check_model_pair
 from specaudit.audit.device import resolve_device
 from specaudit.audit.loading import check_same_vocabulary, load_causal_lm, load_tokenizer
 from specaudit.audit.ngram_build import build_ngram_file
@@ -60,8 +60,7 @@ class StrategyResult:
 
 def resolve_pair(audit: RunConfig) -> RunConfig:
     """Fill in the built-in demo pair when no target and drafter are given."""
-    if (audit.target is None) != (audit.drafter is None):
-        raise UserInputError("give both --target and --drafter, or neither for the demo pair")
+    check_model_pair(audit)
     if audit.target is not None:
         return audit
     target, drafter = builtin_pair()

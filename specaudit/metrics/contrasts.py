@@ -65,10 +65,10 @@ _MIN_SHARED = 0.5
 
 
 def speedup_ratio(
-    baseline_g: ArrayLike, spec_g: ArrayLike, baseline_r: ArrayLike, spec_r: ArrayLike
+    plain_g: ArrayLike, spec_g: ArrayLike, plain_r: ArrayLike, spec_r: ArrayLike
 ) -> np.ndarray:
     """Speed-up of g over speed-up of r, from summed times (1: no disparity)."""
-    return measured_speedup(baseline_g, spec_g) / measured_speedup(baseline_r, spec_r)
+    return measured_speedup(plain_g, spec_g) / measured_speedup(plain_r, spec_r)
 
 
 def acceptance_diff(

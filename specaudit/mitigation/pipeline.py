@@ -228,7 +228,36 @@ def mitigate(
     log: Callable[[str], None] = print,
     progress: bool = True,
 ) -> list[StrategyResult]:
-    """Run strategies one after another (never two trainings at once)."""
+    """Retrain the drafter with each strategy and audit it before and after.
+
+    Strategies run one after another (never two trainings at once). This is
+    ``specaudit mitigate``; the CLI adds the metrics and the comparison
+    reports of each ``before``/``after`` pair.
+
+    Parameters
+    ----------
+    audit : RunConfig
+        The pair and audit settings (the demo pair when neither model is
+        given); the follow-up audits use its settings on the held-out split.
+    configs : list of MitigationConfig
+        One per strategy (``scdf``, ``balanced``, ``task``, ``mono``, ``ngram``).
+    root : path
+        The mitigation directory (``mitigation.json``, one folder a strategy).
+    log : callable, default print
+        Where progress messages go.
+    progress : bool, default True
+        Show progress bars.
+
+    Returns
+    -------
+    list of StrategyResult
+        Where each strategy's drafter, runs and training card are.
+
+    Raises
+    ------
+    UserInputError
+        For a bad pair or missing training prompts, before any training.
+    """
     root = Path(root)
     audit = resolve_pair(audit)
     languages = _languages(audit)

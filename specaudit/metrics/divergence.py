@@ -1,8 +1,8 @@
 """Drafter-target divergences and the Theorem 1 bounds (method.md section 5).
 
 D is the mean cross-entropy ``-sum_x p log q`` over verified positions, KL
-the mean ``KL(p || q)`` and TV the mean total variation ``1 - overlap``, with ``overlap = sum_x min(p, q)``
-per verified position.
+the mean ``KL(p || q)`` and TV the mean total variation ``1 - overlap``, with
+``overlap = sum_x min(p, q)`` per verified position.
 Theorem 1 of arXiv 2510.02128 (bound form **reconstructed**) gives lower
 bounds on the speed-up S_T::
 

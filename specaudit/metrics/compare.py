@@ -42,7 +42,13 @@ from specaudit.errors import UserInputError
 from specaudit.metrics._load import load_records, prompt_frame
 from specaudit.metrics.bootstrap import bootstrap_intervals, bootstrap_p_values
 from specaudit.metrics.contrasts import holm
-from specaudit.metrics.estimate import ContrastEstimate, Estimate, finite_or_none
+from specaudit.metrics.estimate import (
+    STATUS_INSUFFICIENT,
+    STATUS_OK,
+    ContrastEstimate,
+    Estimate,
+    finite_or_none,
+)
 from specaudit.metrics.group import group_statistic
 from specaudit.metrics.result import GROUP_METRICS, MetricsResult
 
@@ -223,9 +229,9 @@ def _group_changes(
                 finite_or_none(est[j]),
                 None if low is None else finite_or_none(low[j]),
                 None if high is None else finite_or_none(high[j]),
-                "ok"
+                STATUS_OK
                 if low is not None and finite_or_none(low[j]) is not None
-                else "insufficient data",
+                else STATUS_INSUFFICIENT,
                 p_value=finite_or_none(p[j]),
                 p_adjusted=finite_or_none(p_adj[j]),
             )

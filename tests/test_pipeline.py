@@ -52,7 +52,7 @@ def test_python_pipeline_writes_the_clis_metrics_json(cli_run, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(cli_run, copy)
     for name in ("metrics.json", "groups.csv", "prompts.csv", "report.html"):
-        (copy / name).unlink()
+        (copy / name).unlink(missing_ok=True)
     config = specaudit.Run.load(cli_run).config
     result = specaudit.run_pipeline(config, copy, resume=True, progress=False)
     assert result.summary.n_new == 0

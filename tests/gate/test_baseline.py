@@ -24,7 +24,7 @@ LANGUAGES = ("en", "de", "sw")
 SLOWER = {"en": 0.002, "de": 0.00525, "sw": 0.00283}
 
 
-def _specs(draft_s=None, n=30, languages=LANGUAGES):
+def _specs(draft_s=None, n=80, languages=LANGUAGES):
     draft_s = draft_s or {}
     return [
         GroupSpec(lang, "story", alpha=0.8, n_prompts=n, draft_forward_s=draft_s.get(lang, 0.002))

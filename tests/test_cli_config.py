@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import click
+import inspect
+
 import typer
 from pydantic import Field
 
@@ -11,9 +12,9 @@ from specaudit.cli import app
 from specaudit.cli_config import config_overrides, config_parameters, field_help
 
 
-def _run_options() -> dict[str, click.Option]:
+def _run_options() -> dict:
     command = typer.main.get_command(app).commands["run"]
-    return {p.name: p for p in command.params if isinstance(p, click.Option)}
+    return {p.name: p for p in command.params if p.param_type_name == "option"}
 
 
 def test_every_runconfig_field_is_a_run_option_with_its_comment_as_help():
@@ -44,10 +45,17 @@ def test_a_new_field_becomes_an_option_without_a_cli_edit():
     class Later(RunConfig):
         repeats: int = Field(1, ge=1)  #: timed repeats of each decode
 
-    params = {p.name: p for p in config_parameters(Later)}
-    assert "repeats" in params
-    option = params["repeats"].annotation.__metadata__[0]
-    assert option.param_decls == ("--repeats",)
+    def command(**fields):
+        return fields
+
+    params = config_parameters(Later)
+    command.__signature__ = inspect.Signature(params)
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    later = typer.Typer()
+    later.command()(command)
+    options = {p.name: p for p in typer.main.get_command(later).params}
+    option = options["repeats"]
+    assert option.opts == ["--repeats"]
     assert option.help.startswith("timed repeats of each decode") and "(default: 1)" in option.help
     overrides = config_overrides(Later, {"repeats": 3, "languages": "en, sw", "prompts": []})
     assert overrides["repeats"] == 3

@@ -7,19 +7,20 @@ stderr and exit code 2; runtime failures exit 3.
 
 from __future__ import annotations
 
-import datetime as dt
+import inspect
+import typing
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from specaudit.cli_common import (
     EXIT_INTERRUPTED,
-    csv_list,
     errors_to_exit,
     write_metrics,
     write_report,
 )
+from specaudit.cli_config import config_overrides, config_parameters
 from specaudit.cli_mitigate import mitigate
 from specaudit.errors import UserInputError
 
@@ -35,87 +36,8 @@ prompts_app = typer.Typer(add_completion=False, help="Inspect and validate promp
 app.add_typer(prompts_app, name="prompts")
 
 
-@app.command()
-@errors_to_exit
 def run(
-    target: Annotated[
-        str | None, typer.Option(help="Target model: hub id, directory or .gguf file.")
-    ] = None,
-    drafter: Annotated[
-        str | None, typer.Option(help="Drafter: hub id, directory, .gguf file or ngram:PATH.")
-    ] = None,
-    prompts: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--prompts", help="Prompt JSONL file or directory (repeatable). Default: built-in sets."
-        ),
-    ] = None,
-    languages: Annotated[
-        str | None, typer.Option(help="Comma-separated language codes, e.g. en,de,sw.")
-    ] = None,
-    tasks: Annotated[
-        str | None, typer.Option(help="Comma-separated tasks, e.g. translation,story.")
-    ] = None,
-    split: Annotated[
-        str | None,
-        typer.Option(help="Prompt split to audit (rows without a split are always kept)."),
-    ] = None,
-    n_prompts: Annotated[
-        int | None, typer.Option("--n-prompts", help="Prompts per (language, task) group.")
-    ] = None,
-    gamma: Annotated[int | None, typer.Option(help="Draft length per step.")] = None,
-    mode: Annotated[str | None, typer.Option(help="greedy or sampling.")] = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
-    top_k: Annotated[int | None, typer.Option("--top-k", help="Sampling top-k (0: off).")] = None,
-    top_p: Annotated[
-        float | None, typer.Option("--top-p", help="Sampling top-p (1.0: off).")
-    ] = None,
-    max_new_tokens: Annotated[
-        int | None, typer.Option("--max-new-tokens", help="New tokens per prompt.")
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Run seed.")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N.")] = None,
-    dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16 or float16.")] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
-    revision: Annotated[
-        str | None, typer.Option(help="Target revision (branch, tag or commit).")
-    ] = None,
-    drafter_revision: Annotated[
-        str | None, typer.Option("--drafter-revision", help="Drafter revision.")
-    ] = None,
-    trust_remote_code: Annotated[
-        bool | None,
-        typer.Option(
-            "--trust-remote-code/--no-trust-remote-code",
-            help="Run model code shipped with checkpoints (off by default).",
-        ),
-    ] = None,
-    allow_pickle: Annotated[
-        bool | None,
-        typer.Option(
-            "--allow-pickle/--no-allow-pickle",
-            help="Accept pickled .bin weights (safetensors only by default).",
-        ),
-    ] = None,
-    chat_template: Annotated[
-        bool | None,
-        typer.Option(
-            "--chat-template/--no-chat-template",
-            help="Wrap prompts with the target's chat template.",
-        ),
-    ] = None,
-    system_prompt: Annotated[
-        str | None, typer.Option("--system-prompt", help="System message (with --chat-template).")
-    ] = None,
-    warmup: Annotated[int | None, typer.Option(help="Untimed warm-up decodes.")] = None,
-    repeats: Annotated[
-        int | None,
-        typer.Option(help="Time every prompt this many times; each decode keeps the median."),
-    ] = None,
-    retime: Annotated[
-        int | None,
-        typer.Option(help="Re-time a timing outlier up to this many times (0: never)."),
-    ] = None,
+    *,
     config: Annotated[
         Path | None, typer.Option(help="YAML config; flags override its fields.")
     ] = None,
@@ -141,55 +63,26 @@ def run(
         str,
         typer.Option(help="Split across processes by whole (language, task) group, or prompt."),
     ] = "group",
+    **fields: Any,
 ) -> None:
     """Audit a drafter-target pair; with no arguments, the built-in demo pair."""
-    from specaudit.audit.config import load_config
-    from specaudit.audit.runner import AuditInterrupted, run_audit
-    from specaudit.audit.shard import SHARD_STRATEGIES, ShardSpec
+    from specaudit.audit.config import RunConfig, load_config
+    from specaudit.audit.runner import AuditInterrupted
+    from specaudit.audit.shard import ShardSpec
+    from specaudit.pipeline import run_pipeline
 
-    overrides = {
-        "target": target,
-        "drafter": drafter,
-        "prompts": [str(p) for p in prompts] if prompts else None,
-        "languages": csv_list(languages),
-        "tasks": csv_list(tasks),
-        "split": split,
-        "n_prompts": n_prompts,
-        "gamma": gamma,
-        "mode": mode,
-        "temperature": temperature,
-        "top_k": top_k,
-        "top_p": top_p,
-        "max_new_tokens": max_new_tokens,
-        "seed": seed,
-        "device": device,
-        "dtype": dtype,
-        "threads": threads,
-        "revision": revision,
-        "drafter_revision": drafter_revision,
-        "trust_remote_code": trust_remote_code,
-        "allow_pickle": allow_pickle,
-        "chat_template": chat_template,
-        "system_prompt": system_prompt,
-        "warmup": warmup,
-        "repeats": repeats,
-        "retime": retime,
-    }
-    cfg = load_config(config, overrides)
+    cfg = load_config(config, config_overrides(RunConfig, fields))
     shard_spec = ShardSpec.parse(shard) if shard is not None else None
-    if shard_by not in SHARD_STRATEGIES:
-        raise UserInputError(f"--shard-by {shard_by!r} is not valid; use group or prompt")
-    if gate_policy is not None:  # a bad policy must not cost a whole audit
-        from specaudit.gate.policy import load_policy
-
-        load_policy(gate_policy)
-    if out is None:
-        if resume:
-            raise typer.BadParameter("--resume needs --out naming the run to continue")
-        out = Path("runs") / f"run-{dt.datetime.now():%Y%m%d-%H%M%S}"
     try:
-        summary = run_audit(
-            cfg, out, resume=resume, progress=progress, shard=shard_spec, shard_by=shard_by
+        result = run_pipeline(
+            cfg,
+            out,
+            policy=gate_policy,
+            resume=resume,
+            progress=progress,
+            shard=shard_spec,
+            shard_by=shard_by,
+            log=typer.echo,
         )
     except AuditInterrupted as stop:
         typer.echo(
@@ -198,54 +91,27 @@ def run(
             err=True,
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    if not summary.complete:
-        _echo_shard_done(summary, by_hand=shard_spec is not None)
-        return
-    _echo_merged(summary.merged)
-    n_prompts = summary.merged.n_records if summary.merged else summary.n_prompts
-    typer.echo(
-        f"records: {summary.run_dir / 'records.jsonl'} "
-        f"({n_prompts} prompts, {summary.n_new} decoded now)"
-    )
-    write_metrics(summary.run_dir)
-    if summary.n_not_lossless:
-        typer.echo(
-            f"WARNING: {summary.n_not_lossless} greedy prompts were NOT lossless "
-            "(speculative output differs from plain decoding)",
-            err=True,
-        )
-    gate_result = _gate(summary.run_dir, gate_policy) if gate_policy is not None else None
-    write_report(summary.run_dir, gate=gate_result)
-    if gate_result is not None:
-        raise typer.Exit(gate_result.exit_code)
+    if result.gate is not None:
+        raise typer.Exit(result.exit_code)
 
 
-def _echo_shard_done(summary, *, by_hand: bool) -> None:
-    """Say where a shard's records went and who merges them."""
-    shard = summary.shard
-    typer.echo(
-        f"shard {shard}: {summary.n_prompts} prompts in "
-        f"{summary.run_dir / f'records.rank-{shard.index}.jsonl'} ({summary.n_new} decoded now)"
-    )
-    if summary.n_not_lossless:
-        typer.echo(f"WARNING: {summary.n_not_lossless} greedy prompts were NOT lossless", err=True)
-    if by_hand:
-        typer.echo(f"when every shard has finished: specaudit merge {summary.run_dir}")
-    else:
-        typer.echo("rank 0 merges the shards and writes metrics and the report")
+def _register_run() -> None:
+    """Register ``run`` with its RunConfig options generated from the model's fields."""
+    from specaudit.audit.config import RunConfig
+
+    hints = typing.get_type_hints(run, include_extras=True)
+    own = [
+        p.replace(annotation=hints[p.name])
+        for p in inspect.signature(run).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    params = config_parameters(RunConfig) + own
+    run.__signature__ = inspect.Signature(params, return_annotation=None)
+    run.__annotations__ = {p.name: p.annotation for p in params}
+    app.command("run")(errors_to_exit(run))
 
 
-def _echo_merged(merged) -> None:
-    """Say what a merge of shard files did."""
-    if merged is None:
-        return
-    typer.echo(
-        f"merged {merged.n_shard_files} shard file{'s' * (merged.n_shard_files != 1)} "
-        f"into {merged.path} "
-        f"({merged.n_records} prompts"
-        + (f"; dropped {merged.n_duplicates} duplicate copies" if merged.n_duplicates else "")
-        + ")"
-    )
+_register_run()
 
 
 @app.command()
@@ -261,6 +127,7 @@ def merge(
 ) -> None:
     """Merge the shards of a run (e.g. Slurm array tasks) into records.jsonl, then metrics."""
     from specaudit.audit.rundir import RunDir
+    from specaudit.pipeline import finish_run, log_merged
 
     if gate_policy is not None:  # a bad policy must fail before the merge, not after
         from specaudit.gate.policy import load_policy
@@ -272,10 +139,8 @@ def merge(
         raise UserInputError(
             f"{run_dir} has no shards.json: not a sharded run (run it with --shard K/N)"
         )
-    _echo_merged(directory.merge(list(plan.ids)))
-    write_metrics(run_dir)
-    gate_result = _gate(run_dir, gate_policy) if gate_policy is not None else None
-    write_report(run_dir, gate=gate_result)
+    log_merged(directory.merge(list(plan.ids)), typer.echo)
+    _, _, gate_result = finish_run(run_dir, policy=gate_policy, log=typer.echo)
     if gate_result is not None:
         raise typer.Exit(gate_result.exit_code)
 

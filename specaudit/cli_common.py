@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from specaudit.errors import SpecAuditError, UserInputError
+from specaudit.errors import SpecAuditError
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -45,13 +45,10 @@ def csv_list(value: str | None) -> list[str] | None:
 
 def write_metrics(run_dir: Path, *, summary: bool = True, **options) -> None:
     """Compute metrics from ``records.jsonl`` alone, write them and print a summary."""
-    from specaudit.metrics import compute_metrics, load_records
+    from specaudit.pipeline import compute_metrics
     from specaudit.reports.console import format_summary
 
-    try:
-        result = compute_metrics(load_records(run_dir / "records.jsonl"), **options)
-    except (ValueError, OSError) as err:
-        raise UserInputError(f"cannot compute metrics for {run_dir}: {err}") from None
+    result = compute_metrics(run_dir, **options)
     paths = result.write(run_dir)
     if summary:
         typer.echo(format_summary(result))

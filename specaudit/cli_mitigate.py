@@ -14,7 +14,7 @@ from specaudit.cli_common import (
     write_metrics,
     write_report,
 )
-from specaudit.errors import UserInputError
+from specaudit.errors import UserInputError, validation_line
 
 __all__ = ["mitigate"]
 
@@ -36,9 +36,8 @@ def _mitigation_configs(strategy: str, options: dict) -> list:
     try:
         return [MitigationConfig(strategy=name, **given) for name in names]
     except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(x) for x in first["loc"])
-        raise UserInputError(f"invalid --{field.replace('_', '-')}: {first['msg']}") from None
+        line = validation_line(err.errors(), name=lambda field: "--" + field.replace("_", "-"))
+        raise UserInputError(f"invalid {line}") from None
 
 
 @errors_to_exit

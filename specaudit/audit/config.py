@@ -13,9 +13,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from specaudit.errors import UserInputError
+from specaudit.errors import MODEL_PAIR_MESSAGE, UserInputError, validation_line
 
-__all__ = ["RunConfig", "load_config"]
+__all__ = ["RunConfig", "check_model_pair", "load_config"]
 
 
 class RunConfig(BaseModel):
@@ -24,19 +24,19 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Models. None means the built-in demo pair.
-    target: str | None = None  #: hub id, local directory or .gguf file
-    drafter: str | None = None  #: as target, or ngram:PATH
+    target: str | None = None  #: target model: hub id, local directory or .gguf file
+    drafter: str | None = None  #: drafter: as target, or ngram:PATH
     revision: str | None = None  #: target revision (hub branch, tag or commit)
     drafter_revision: str | None = None  #: drafter revision
     trust_remote_code: bool = False  #: run code shipped with checkpoints; off unless asked
     allow_pickle: bool = False  #: accept pickled .bin weights; safetensors only by default
 
     # Prompts. An empty list means the built-in sets.
-    prompts: list[str] = Field(default_factory=list)  #: JSONL files or directories
-    languages: list[str] | None = None  #: None: every language in the sets
-    tasks: list[str] | None = None  #: None: every task in the sets
-    split: str | None = "eval"  #: rows whose split differs are skipped; None keeps all
-    n_prompts: int | None = Field(20, ge=1)  #: per (language, task) group; None: all
+    prompts: list[str] = Field(default_factory=list)  #: prompt JSONL files or directories
+    languages: list[str] | None = None  #: language codes, e.g. en,de,sw; default: all
+    tasks: list[str] | None = None  #: tasks, e.g. translation,story; default: all
+    split: str | None = "eval"  #: prompt split to audit (rows without a split are always kept)
+    n_prompts: int | None = Field(20, ge=1)  #: prompts per (language, task) group
     chat_template: bool = False  #: wrap prompts as a user message with the target's template
     system_prompt: str | None = None  #: system message when chat_template is on
 
@@ -52,8 +52,8 @@ class RunConfig(BaseModel):
     # Execution.
     seed: int = 0  #: per-prompt seeds derive from this and the prompt id
     device: str = "auto"  #: auto, cpu, cuda or cuda:N
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  #: weights and compute
-    threads: int | None = Field(None, ge=1)  #: CPU threads; None keeps torch's default
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  #: of weights and compute
+    threads: int | None = Field(None, ge=1)  #: CPU threads for torch; default: torch's own
     warmup: int = Field(2, ge=0)  #: untimed warm-up decodes before the first prompt
     repeats: int = Field(1, ge=1)  #: timings per prompt; each decode keeps the median
     retime: int = Field(3, ge=0)  #: re-timings of a timing outlier at most; 0 turns them off
@@ -63,16 +63,6 @@ class RunConfig(BaseModel):
         if self.system_prompt is not None and not self.chat_template:
             raise ValueError("system_prompt needs chat_template: true")
         return self
-
-
-def _one_line(err: ValidationError) -> str:
-    e = err.errors()[0]
-    field = ".".join(str(x) for x in e["loc"]) or "config"
-    msg = e["msg"].removeprefix("Value error, ")
-    if e["type"] == "extra_forbidden":
-        msg = f"unknown field (allowed: {', '.join(RunConfig.model_fields)})"
-    more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
-    return f"{field}: {msg}{more}"
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any]) -> RunConfig:
@@ -110,4 +100,17 @@ def load_config(path: str | Path | None, overrides: dict[str, Any]) -> RunConfig
         return RunConfig.model_validate(data)
     except ValidationError as err:
         where = f"config {path}" if path else "options"
-        raise UserInputError(f"invalid {where}: {_one_line(err)}") from None
+        line = validation_line(err.errors(), allowed=RunConfig.model_fields)
+        raise UserInputError(f"invalid {where}: {line}") from None
+
+
+def check_model_pair(config: RunConfig) -> None:
+    """Refuse a target without a drafter, or a drafter without a target.
+
+    Raises
+    ------
+    UserInputError
+        With :data:`specaudit.errors.MODEL_PAIR_MESSAGE`.
+    """
+    if (config.target is None) != (config.drafter is None):
+        raise UserInputError(MODEL_PAIR_MESSAGE)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from specaudit.errors import UserInputError
+from specaudit.errors import UserInputError, validation_problems
 
 __all__ = [
     "Problem",
@@ -113,12 +113,7 @@ def _open_text(path: Path):
 
 
 def _describe(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        field = ".".join(str(x) for x in e["loc"]) or "line"
-        msg = e["msg"].removeprefix("Value error, ")
-        parts.append(f"{field}: {msg}" if e["type"] != "missing" else f"missing field {field!r}")
-    return "; ".join(parts)
+    return "; ".join(validation_problems(err.errors()))
 
 
 def _read_file(path: Path) -> tuple[list[Prompt], list[Problem]]:

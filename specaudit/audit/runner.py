@@ -10,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from specaudit.audit.attempts import choose_median, derive_seed, order_for, same_work, time_prompt
-from specaudit.audit.config import RunConfig
+from specaudit.audit.config import RunConfig, check_model_pair
 from specaudit.audit.device import resolve_dtype
 from specaudit.audit.drafters.base import Drafter
 from specaudit.audit.drafters.neural import NeuralDrafter
@@ -75,10 +75,7 @@ def builtin_pair() -> tuple[Path, Path]:
 
 
 def _resolve_models(config: RunConfig) -> tuple[str, str]:
-    if (config.target is None) != (config.drafter is None):
-        raise UserInputError(
-            "give both --target and --drafter, or neither for the built-in demo pair"
-        )
+    check_model_pair(config)
     if config.target is not None:
         return config.target, config.drafter
     target, drafter = builtin_pair()

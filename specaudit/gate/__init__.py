@@ -14,7 +14,7 @@ but a blocking check was inconclusive. See :mod:`specaudit.gate.checks` for
 the interval modes and :mod:`specaudit.gate.policy` for the policy file.
 """
 
-from specaudit.gate.baseline import baseline_rows, check_same_groups, speedup_change
+from specaudit.gate.baseline import baseline_rows
 from specaudit.gate.checks import Figure, evaluate, evaluate_checks, judge
 from specaudit.gate.console import format_text
 from specaudit.gate.junit import junit_xml, write_junit
@@ -73,7 +73,6 @@ __all__ = [
     "Status",
     "append_step_summary",
     "baseline_rows",
-    "check_same_groups",
     "evaluate",
     "evaluate_checks",
     "evaluate_gate",
@@ -89,7 +88,6 @@ __all__ = [
     "resolve_baseline",
     "resolve_policy",
     "run_gate",
-    "speedup_change",
     "write_junit",
     "write_summary",
 ]

@@ -13,13 +13,16 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import pandas as pd
+
 from specaudit.errors import RuntimeFailure, SpecAuditError, UserInputError
-from specaudit.gate.baseline import baseline_rows, check_same_groups
+from specaudit.gate.baseline import baseline_rows
 from specaudit.gate.checks import evaluate_checks
 from specaudit.gate.junit import write_junit
 from specaudit.gate.markdown import append_step_summary, write_summary
 from specaudit.gate.policy import GatePolicy, load_policy, resolve_baseline, resolve_policy
 from specaudit.gate.result import INCONCLUSIVE_CHOICES, GateResult, InconclusiveChoice, exit_code
+from specaudit.metrics.compare import run_prompts
 from specaudit.metrics.result import MetricsResult
 
 __all__ = ["evaluate_gate", "read_metrics", "run_gate"]
@@ -57,6 +60,7 @@ def evaluate_gate(
     metrics: MetricsResult,
     *,
     baseline: MetricsResult | None = None,
+    prompts: tuple[pd.DataFrame, pd.DataFrame] | None = None,
     inconclusive: InconclusiveChoice = "block",
     run_dir: str = "run",
     policy_name: str = "policy",
@@ -73,6 +77,10 @@ def evaluate_gate(
     baseline : MetricsResult, optional
         A previous release's run with the same groups: adds the baseline
         section's speed-up drop checks.
+    prompts : (DataFrame, DataFrame), optional
+        The run's and the baseline's per-prompt tables, which the speed-up
+        drop checks resample (:func:`specaudit.metrics.compare.run_prompts`);
+        needed with ``baseline``.
     inconclusive : {"block", "fail", "pass"}
         What blocking inconclusive rows do to the exit code (4, 1 or 0).
     run_dir, policy_name, baseline_dir : str
@@ -96,8 +104,12 @@ def evaluate_gate(
     rows = evaluate_checks(resolve_policy(policy, metrics), metrics)
     notes = [f"metrics: {note}" for note in metrics.notes]
     if baseline is not None:
-        check_same_groups(metrics, baseline, baseline_dir=baseline_dir or "baseline")
-        rows += baseline_rows(metrics, baseline, resolve_baseline(policy))
+        if prompts is None:
+            raise UserInputError(
+                "a check against a baseline run resamples prompts: give both runs' prompt tables"
+            )
+        names = (run_dir, f"baseline {baseline_dir or 'run'}")
+        rows += baseline_rows(metrics, baseline, resolve_baseline(policy), prompts, names=names)
     elif "baseline" in policy.model_fields_set:
         notes.append("the policy's baseline section was not used: no baseline run was given")
     return GateResult(
@@ -159,12 +171,19 @@ def run_gate(
     """
     policy = load_policy(policy_path)
     metrics = read_metrics(run_dir)
-    before = read_metrics(baseline, what="baseline run") if baseline is not None else None
+    before = prompts = None
+    if baseline is not None:
+        before = read_metrics(baseline, what="baseline run")
+        prompts = (
+            run_prompts(run_dir, gamma=metrics.settings.gamma),
+            run_prompts(baseline, gamma=before.settings.gamma),
+        )
     try:
         result = evaluate_gate(
             policy,
             metrics,
             baseline=before,
+            prompts=prompts,
             inconclusive=inconclusive,
             run_dir=str(run_dir),
             policy_name=str(policy_path),

@@ -41,7 +41,8 @@ from specaudit.metrics.bootstrap import (
     interval_notes,
     reinterval,
 )
-from specaudit.metrics.result import Contrast, ContrastEstimate
+from specaudit.metrics.estimate import ContrastEstimate, finite_or_none
+from specaudit.metrics.result import Contrast
 from specaudit.metrics.speedup import measured_speedup
 
 __all__ = [
@@ -64,10 +65,10 @@ _MIN_SHARED = 0.5
 
 
 def speedup_ratio(
-    baseline_g: ArrayLike, spec_g: ArrayLike, baseline_r: ArrayLike, spec_r: ArrayLike
+    plain_g: ArrayLike, spec_g: ArrayLike, plain_r: ArrayLike, spec_r: ArrayLike
 ) -> np.ndarray:
     """Speed-up of g over speed-up of r, from summed times (1: no disparity)."""
-    return measured_speedup(baseline_g, spec_g) / measured_speedup(baseline_r, spec_r)
+    return measured_speedup(plain_g, spec_g) / measured_speedup(plain_r, spec_r)
 
 
 def acceptance_diff(
@@ -131,7 +132,7 @@ def resampling_design(group: pd.DataFrame, reference: pd.DataFrame) -> _Design:
     return _Design("stratified", data, stratified, None)
 
 
-def holm(p_values: ArrayLike, *, alpha: float) -> np.ndarray:
+def holm(p_values: ArrayLike, *, significance: float) -> np.ndarray:
     """Holm step-down adjusted p-values (``statsmodels`` ``multipletests``).
 
     NaN entries (contrasts without a test) are left out of the family and
@@ -141,7 +142,7 @@ def holm(p_values: ArrayLike, *, alpha: float) -> np.ndarray:
     out = np.full(p.shape, np.nan)
     tested = np.isfinite(p)
     if tested.any():
-        out[tested] = multipletests(p[tested], alpha=alpha, method="holm")[1]
+        out[tested] = multipletests(p[tested], alpha=significance, method="holm")[1]
     return out
 
 
@@ -187,11 +188,13 @@ def contrasts(
             iv, p = None, np.full(len(CONTRAST_FIGURES), np.nan)
         fits.append((design, iv, p))
 
-    alpha = 1.0 - confidence_level
+    significance = 1.0 - confidence_level
     p_all = np.array([p for _, _, p in fits]).reshape(len(fits), len(CONTRAST_FIGURES))
-    adjusted = np.column_stack([holm(p_all[:, k], alpha=alpha) for k in range(p_all.shape[1])])
+    adjusted = np.column_stack(
+        [holm(p_all[:, k], significance=significance) for k in range(p_all.shape[1])]
+    )
     family = np.isfinite(p_all).sum(axis=0)
-    sim_level = 1.0 - alpha / np.maximum(family, 1)
+    sim_level = 1.0 - significance / np.maximum(family, 1)
 
     out = []
     for (group, reference), (design, iv, p), p_adj in zip(pairs, fits, adjusted, strict=True):
@@ -214,8 +217,8 @@ def contrasts(
                         base.status,
                         p_value=float(p[k]) if tested else None,
                         p_adjusted=float(p_adj[k]) if tested else None,
-                        sim_ci_low=_finite(sim_low[k]) if tested else None,
-                        sim_ci_high=_finite(sim_high[k]) if tested else None,
+                        sim_ci_low=finite_or_none(sim_low[k]) if tested else None,
+                        sim_ci_high=finite_or_none(sim_high[k]) if tested else None,
                         simultaneous_level=float(sim_level[k]) if tested else None,
                     )
                 )
@@ -234,7 +237,3 @@ def contrasts(
             )
         )
     return tuple(out), notes
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None

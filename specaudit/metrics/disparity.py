@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 
 from specaudit.metrics.bootstrap import bootstrap_intervals, interval_notes
 from specaudit.metrics.divergence import mean_divergence
-from specaudit.metrics.result import Estimate
+from specaudit.metrics.estimate import Estimate
 from specaudit.metrics.speedup import measured_speedup
 
 __all__ = [

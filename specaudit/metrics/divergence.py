@@ -1,7 +1,8 @@
 """Drafter-target divergences and the Theorem 1 bounds (method.md section 5).
 
 D is the mean cross-entropy ``-sum_x p log q`` over verified positions, KL
-the mean ``KL(p || q)`` and TV the mean total variation ``1 - alpha(s)``.
+the mean ``KL(p || q)`` and TV the mean total variation ``1 - overlap``, with
+``overlap = sum_x min(p, q)`` per verified position.
 Theorem 1 of arXiv 2510.02128 (bound form **reconstructed**) gives lower
 bounds on the speed-up S_T::
 
@@ -33,9 +34,13 @@ def mean_divergence(divergence_sum: ArrayLike, n_positions: ArrayLike) -> np.nda
     return safe_ratio(divergence_sum, n_positions)
 
 
-def total_variation(alpha: ArrayLike) -> np.ndarray:
-    """``TV = 1 - alpha`` from the mean distributional acceptance."""
-    return 1.0 - np.asarray(alpha, dtype=float)
+def total_variation(overlap: ArrayLike) -> np.ndarray:
+    """``TV = 1 - overlap`` from the mean overlap ``sum_x min(p, q)`` of the two distributions.
+
+    (The overlap is the records' per-position ``alpha`` and the metrics'
+    ``distributional_alpha_*``: names kept for the JSON schema.)
+    """
+    return 1.0 - np.asarray(overlap, dtype=float)
 
 
 def bound_tv(tv: ArrayLike, gamma: int, c: ArrayLike) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from specaudit.metrics.result import Estimate
+from specaudit.metrics.estimate import Estimate
 
 __all__ = ["QUALITY_METRICS", "GroupQuality"]
 

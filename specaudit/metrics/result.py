@@ -21,19 +21,23 @@ place with :func:`os.replace`, so a reader never sees a half-written file.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from specaudit.atomic import write_atomic
+from specaudit.metrics.estimate import (
+    STATUS_INSUFFICIENT,
+    STATUS_OK,
+    ContrastEstimate,
+    Estimate,
+    finite_or_none,
+)
+from specaudit.metrics.quality_result import GroupQuality
 from specaudit.metrics.timing import TimingHealth
-
-if TYPE_CHECKING:
-    from specaudit.metrics.quality_result import GroupQuality
 
 __all__ = [
     "GROUP_METRICS",
@@ -57,10 +61,6 @@ __all__ = [
 SCHEMA_VERSION = 2
 #: Versions :meth:`MetricsResult.from_dict` reads (1: ``timing`` is absent).
 READABLE_SCHEMA_VERSIONS = (1, 2)
-
-STATUS_OK = "ok"
-#: Too few prompts (or no observations at all) for an honest interval.
-STATUS_INSUFFICIENT = "insufficient data"
 
 #: Scalar per-group metrics, in JSON and CSV order (``position_acceptance``,
 #: a list, follows them).
@@ -94,86 +94,6 @@ GROUP_METRICS: tuple[str, ...] = (
     "bound_kl",
     "bound_ce",
 )
-
-
-def _clean(value: Any) -> float | None:
-    """Return ``value`` as a finite float, or ``None`` (JSON ``null``)."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A point estimate with its confidence interval.
-
-    Attributes
-    ----------
-    estimate : float or None
-        The point estimate; ``None`` where it is undefined (e.g. no drafts).
-    ci_low, ci_high : float or None
-        Interval bounds at the run's confidence level; ``None`` when the
-        status is not ``"ok"``.
-    status : str
-        ``"ok"`` or ``"insufficient data"`` (too few prompts, or undefined).
-    """
-
-    estimate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    status: str = STATUS_OK
-
-    @classmethod
-    def of(
-        cls, estimate: Any, ci_low: Any = None, ci_high: Any = None, *, sufficient: bool = True
-    ) -> Estimate:
-        """Build from raw numbers, applying the status rules.
-
-        An undefined (non-finite) estimate gives ``(None, None, None,
-        "insufficient data")``; ``sufficient=False`` or a missing bound keeps
-        the estimate but drops the interval, with status ``"insufficient
-        data"``.
-        """
-        value, low, high = _clean(estimate), _clean(ci_low), _clean(ci_high)
-        if value is None:
-            return cls(None, None, None, STATUS_INSUFFICIENT)
-        if not sufficient or low is None or high is None:
-            return cls(value, None, None, STATUS_INSUFFICIENT)
-        return cls(value, low, high, STATUS_OK)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form; non-finite numbers become ``None``."""
-        return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Estimate:
-        """Build from the JSON form written by :meth:`to_dict`."""
-        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
-
-
-@dataclass(frozen=True, kw_only=True)
-class ContrastEstimate(Estimate):
-    """An :class:`Estimate` of a contrast against the reference, with its test.
-
-    Attributes
-    ----------
-    p_value : float or None
-        Two-sided bootstrap p-value for the null (ratio 1, difference 0),
-        from inverting the same bootstrap interval.
-    p_adjusted : float or None
-        Holm-adjusted p-value over the family of all contrasts of this kind.
-    sim_ci_low, sim_ci_high : float or None
-        Simultaneous (Bonferroni) interval at ``simultaneous_level``.
-    simultaneous_level : float or None
-        ``1 - (1 - confidence_level) / m`` for a family of m contrasts.
-    """
-
-    p_value: float | None = None
-    p_adjusted: float | None = None
-    sim_ci_low: float | None = None
-    sim_ci_high: float | None = None
-    simultaneous_level: float | None = None
 
 
 @dataclass(frozen=True)
@@ -241,8 +161,6 @@ class GroupMetrics:
         Figures added after a ``metrics.json`` was written (throughput in
         tokens per second, ``quality``) read as undefined (``None``).
         """
-        from specaudit.metrics.quality_result import GroupQuality
-
         values: dict[str, Any] = {}
         for f in fields(cls):
             if f.name == "quality":
@@ -593,12 +511,10 @@ class MetricsResult:
 
 
 def _json_value(value: Any) -> Any:
-    from specaudit.metrics.quality_result import GroupQuality
-
     if isinstance(value, Estimate | Contrast | TaskDisparity | GroupQuality):
         return value.to_dict()
     if isinstance(value, tuple | list):
         return [_json_value(v) for v in value]
     if isinstance(value, float):
-        return _clean(value)
+        return finite_or_none(value)
     return value

@@ -46,7 +46,7 @@ class MitigationConfig(BaseModel):
     divergence: Literal["kl", "cross_entropy"] = "kl"
     ema_decay: float = Field(0.9, ge=0, lt=1)
     #: Stop criterion: U for s-CDF (on the divergence it weights by), the
-    #: groups' mean cross-entropy for the baselines (what each one
+    #: groups' mean cross-entropy for the other strategies (what each one
     #: optimises); "auto" picks that.
     stop_on: Literal["auto", "unfairness_u", "unfairness_u_kl", "mean_cross_entropy"] = "auto"
     n_train: int = Field(256, ge=1)  #: training prompts per language and kind

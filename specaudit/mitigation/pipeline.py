@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from specaudit.atomic import write_atomic
-from specaudit.audit.config import RunConfig
+from specaudit.audit.config import RunConfig, check_model_pair
 from specaudit.audit.device import resolve_device
 from specaudit.audit.loading import check_same_vocabulary, load_causal_lm, load_tokenizer
 from specaudit.audit.ngram_build import build_ngram_file
@@ -60,8 +60,7 @@ class StrategyResult:
 
 def resolve_pair(audit: RunConfig) -> RunConfig:
     """Fill in the built-in demo pair when no target and drafter are given."""
-    if (audit.target is None) != (audit.drafter is None):
-        raise UserInputError("give both --target and --drafter, or neither for the demo pair")
+    check_model_pair(audit)
     if audit.target is not None:
         return audit
     target, drafter = builtin_pair()
@@ -229,7 +228,36 @@ def mitigate(
     log: Callable[[str], None] = print,
     progress: bool = True,
 ) -> list[StrategyResult]:
-    """Run strategies one after another (never two trainings at once)."""
+    """Retrain the drafter with each strategy and audit it before and after.
+
+    Strategies run one after another (never two trainings at once). This is
+    ``specaudit mitigate``; the CLI adds the metrics and the comparison
+    reports of each ``before``/``after`` pair.
+
+    Parameters
+    ----------
+    audit : RunConfig
+        The pair and audit settings (the demo pair when neither model is
+        given); the follow-up audits use its settings on the held-out split.
+    configs : list of MitigationConfig
+        One per strategy (``scdf``, ``balanced``, ``task``, ``mono``, ``ngram``).
+    root : path
+        The mitigation directory (``mitigation.json``, one folder a strategy).
+    log : callable, default print
+        Where progress messages go.
+    progress : bool, default True
+        Show progress bars.
+
+    Returns
+    -------
+    list of StrategyResult
+        Where each strategy's drafter, runs and training card are.
+
+    Raises
+    ------
+    UserInputError
+        For a bad pair or missing training prompts, before any training.
+    """
     root = Path(root)
     audit = resolve_pair(audit)
     languages = _languages(audit)

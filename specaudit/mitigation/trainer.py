@@ -1,4 +1,4 @@
-"""The drafter training loop shared by s-CDF and the gradient baselines.
+"""The drafter training loop shared by s-CDF and the other gradient strategies.
 
 Only the drafter changes. The target is frozen (``requires_grad`` off, eval
 mode) and its parameters are hashed before and after training; a mismatch
@@ -10,7 +10,7 @@ cross-entropy D_i, distributional α_i, U), a row is appended to
 and a resumable ``checkpoint.pt`` is written. Training stops at ``steps``,
 at ``time_budget`` seconds, or when the stop criterion (U for s-CDF) has not
 improved for ``patience`` evaluations; the best evaluated *trained* weights
-are returned (step 0, the original drafter, is the curves' baseline only).
+are returned (step 0, the original drafter, is the curves' starting point only).
 """
 
 from __future__ import annotations
@@ -280,7 +280,7 @@ class _Trainer:
         _write_csv(self.out / "training.csv", self.history)
         value = row[self.criterion]
         if self.step == 0:
-            # The original weights are the baseline of every curve, not a
+            # The original weights are the starting point of every curve, not a
             # candidate: a strategy always returns weights it trained, so its
             # effect is visible even when it never beats the original. They
             # are saved only as a fallback for a run stopped before step 1.
@@ -303,7 +303,7 @@ class _Trainer:
 
     def run(self) -> TrainingOutcome:
         if not self.restore():
-            self.evaluate()  # step 0: the original drafter, the baseline of every curve
+            self.evaluate()  # step 0: the original drafter, the starting point of every curve
         self.drafter.train()
         stop_reason = "steps"
         t0 = time.perf_counter()

@@ -99,7 +99,7 @@ def training_prompts(
         The training groups.
     kinds : sequence of str
         Which of :data:`KINDS` to draw (``("translation",)`` for the
-        task-specific baseline).
+        task-specific strategy).
     sources : sequence of path
         Prompt files or directories; their ``train`` rows are the translation
         prompts. Empty: the built-in sets.

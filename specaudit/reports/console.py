@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from specaudit.metrics import MetricsResult
-from specaudit.metrics.result import Estimate
+from specaudit.metrics.estimate import Estimate
 
 __all__ = ["format_summary"]
 

@@ -30,7 +30,10 @@ def test_loads_valid_rows_with_optional_fields(tmp_path):
     [
         ("{not json", "line 2: not valid JSON"),
         ("[1, 2]", "line 2: not a JSON object"),
-        (json.dumps({"id": "b", "language": "en", "task": "story"}), "missing field 'prompt'"),
+        (
+            json.dumps({"id": "b", "language": "en", "task": "story"}),
+            "prompt: missing required field",
+        ),
         (row(id="b", language="English"), "not a language code"),
         (row(id="b", prompt="   "), "prompt is blank"),
         (row(id="b", task="two words"), "plain name"),

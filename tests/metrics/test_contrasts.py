@@ -20,7 +20,7 @@ def test_contrast_figures_by_hand():
 def test_holm_matches_statsmodels_and_skips_untested():
     p = np.array([0.01, 0.04, np.nan, 0.03])
     expected = multipletests([0.01, 0.04, 0.03], method="holm")[1]
-    got = holm(p, alpha=0.05)
+    got = holm(p, significance=0.05)
     np.testing.assert_allclose(got[[0, 1, 3]], expected)
     assert np.isnan(got[2])
     np.testing.assert_allclose(expected, [0.03, 0.06, 0.06])

@@ -56,7 +56,10 @@ def test_the_improved_languages_improve_and_the_reference_does_not(comparison):
     assert sw.estimate > 0 and sw.ci_low > 0  # acceptance raised by the shift
     en = by_group["en/translation"]
     assert en.acceptance_diff.ci_low <= 0.0 <= en.acceptance_diff.ci_high
-    assert comparison.u_change is not None
+    # The shift raises sw's acceptance, so its speed-up must rise, demonstrably.
+    sw_speedup = by_group["sw/translation"].speedup_ratio
+    assert sw_speedup.estimate > 1.0 and sw_speedup.ci_low > 1.0
+    assert en.speedup_ratio.ci_low <= 1.0 <= en.speedup_ratio.ci_high
     assert comparison.mean_speedup.ratio.estimate > 1.0
     assert comparison.best_served.groups  # top quarter by speed-up before
 
@@ -99,3 +102,35 @@ def test_runs_without_shared_prompt_ids_fall_back_to_independent_resampling(tmp_
     assert any("independent resampling" in n for n in c.notes)
     page = Page(render_comparison(run, before_run).read_text(encoding="utf-8"))
     assert page.errors == [] and "independent" in page.text
+
+
+def test_report_and_gate_agree_on_the_same_two_runs(comparison, after_run, before_run, tmp_path):
+    """The gate's check against a previous release sees the report's own intervals."""
+    from specaudit.gate import Status, run_gate
+
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(
+        "checks:\n  - metric: min_speedup\n    threshold: 0.5\n"
+        "baseline:\n  intervals: marginal\n  max_speedup_drop: 0.001\n",
+        encoding="utf-8",
+    )
+    gate = run_gate(after_run, policy, baseline=before_run)
+    rows = {r.subject: r for r in gate.rows if r.check == "baseline_speedup_drop"}
+    assert set(rows) == {g.group for g in comparison.groups}
+    for g in comparison.groups:
+        row, change = rows[g.group], g.speedup_ratio
+        assert (row.estimate, row.ci_low, row.ci_high) == (
+            change.estimate,
+            change.ci_low,
+            change.ci_high,
+        )
+        assert row.level == comparison.confidence_level
+        # A 0.1% drop allowed: the gate passes a group exactly when the report
+        # shows its speed-up ratio demonstrably at or above 0.999, fails it below.
+        if change.ci_low >= 0.999:
+            assert row.status is Status.PASS
+        elif change.ci_high < 0.999:
+            assert row.status is Status.FAIL
+        else:
+            assert row.status is Status.INCONCLUSIVE
+    assert rows["sw/translation"].status is Status.PASS

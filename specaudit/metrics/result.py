@@ -364,12 +364,6 @@ def _undefined() -> Estimate:
     return Estimate.of(None)
 
 
-def _share(part: Estimate, whole: Estimate) -> float | None:
-    if part.estimate is None or not whole.estimate:
-        return None
-    return part.estimate / whole.estimate
-
-
 @dataclass(frozen=True)
 class TaskDisparity:
     """Spread of the groups of one task (within-task disparity).
@@ -469,11 +463,6 @@ class Disparity:
     unfairness_u_covariance: Estimate = field(default_factory=_undefined)
     unfairness_u_tv: Estimate = field(default_factory=_undefined)
     floor_dominated: tuple[str, ...] = ()
-
-    @property
-    def entropy_share(self) -> float | None:
-        """Var(H) / U: the share of U that is the spread of the target's own entropy."""
-        return _share(self.unfairness_u_entropy, self.unfairness_u)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""

@@ -16,9 +16,9 @@ import torch
 
 from specaudit.audit.divergence import LOG_Q_FLOOR
 from specaudit.audit.drafters.neural import align_vocab
+from specaudit.metrics.disparity import u_decomposition, unfairness_u
 from specaudit.mitigation.batches import Batch
 from specaudit.mitigation.objective import position_group_means
-from specaudit.mitigation.weights import unfairness
 
 __all__ = ["ProbeResult", "ProbeSet", "evaluate_probe", "make_probe_set"]
 
@@ -33,13 +33,27 @@ class ProbeResult:
 
     @property
     def unfairness_u(self) -> float:
-        """U, the population variance of the groups' cross-entropies (``method.md`` §5)."""
-        return unfairness(self.cross_entropy)
+        """U, the population variance of the groups' cross-entropies.
+
+        See ``docs/method.md#unfairness``.
+        """
+        return float(unfairness_u(self.cross_entropy))
 
     @property
     def unfairness_u_kl(self) -> float:
         """U computed on KL_i instead of D_i: U without the target's own entropy."""
-        return unfairness(self.kl)
+        return float(unfairness_u(self.kl))
+
+    @property
+    def unfairness_u_entropy(self) -> float:
+        """Var(H) over groups, H_i = D_i - KL_i: the part of U no drafter can change."""
+        entropy = np.subtract(self.cross_entropy, self.kl)
+        return float(u_decomposition(entropy, self.kl)[0])
+
+    @property
+    def unfairness_u_tv(self) -> float:
+        """U on the total variation, Var(1 - α_i) over groups."""
+        return float(unfairness_u(1.0 - np.asarray(self.alpha)))
 
     @property
     def mean_cross_entropy(self) -> float:

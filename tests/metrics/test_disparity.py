@@ -84,7 +84,11 @@ def test_decomposition_identity_by_hand():
 def _decomposed_audit():
     # Per group (alpha, D, KL); H = D - KL = 1, 2, 3.
     records = []
-    for lang, alpha, ce, kl in [("en", 0.8, 1.5, 0.5), ("de", 0.6, 2.1, 0.1), ("sw", 0.4, 3.3, 0.3)]:
+    for lang, alpha, ce, kl in [
+        ("en", 0.8, 1.5, 0.5),
+        ("de", 0.6, 2.1, 0.1),
+        ("sw", 0.4, 3.3, 0.3),
+    ]:
         records += group([step(4, 2, alpha=alpha, ce=ce, kl=kl)], 12, language=lang)
     return records
 
@@ -98,7 +102,6 @@ def test_disparity_carries_the_decomposition_and_the_tv_figure():
     parts = (d.unfairness_u_entropy, d.unfairness_u_kl, d.unfairness_u_covariance)
     assert sum(p.estimate for p in parts) == pytest.approx(d.unfairness_u.estimate)
     assert d.unfairness_u_tv.estimate == pytest.approx(np.var([0.2, 0.4, 0.6]))
-    assert d.entropy_share == pytest.approx((2 / 3) / np.var([1.5, 2.1, 3.3]))
     # Every part has an interval from the same bootstrap (identical prompts: a point).
     for p in (*parts, d.unfairness_u_tv):
         assert p.status == "ok" and p.ci_low == pytest.approx(p.estimate)
@@ -147,5 +150,4 @@ def test_metrics_written_before_the_parts_still_read():
     old = MetricsResult.from_dict(data)
     assert old.disparity.unfairness_u == result.disparity.unfairness_u
     assert old.disparity.unfairness_u_kl.estimate is None
-    assert old.disparity.entropy_share is None
     assert old.disparity.floor_dominated == ()

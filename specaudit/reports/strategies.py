@@ -25,7 +25,6 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-
 from specaudit.atomic import write_atomic
 from specaudit.metrics import Estimate
 from specaudit.metrics.result import Disparity, TaskDisparity

@@ -1,6 +1,6 @@
 """Contrasts of each group against a reference group, with multiplicity control.
 
-For every non-reference group g with reference r (method.md sections 5-6):
+For every non-reference group g with reference r (docs/method.md#disparity, docs/method.md#holm):
 
 - ``speedup_ratio`` = speedup_g / speedup_r, each the ratio of summed plain
   to summed speculative time; 1.0 means no disparity.

@@ -1,4 +1,4 @@
-"""One-sentence definitions of every figure a report shows (method.md, sections 3-6).
+"""One-sentence definitions of every figure a report shows (docs/method.md).
 
 The names are the ones used in ``metrics.json``, ``groups.csv`` and the code;
 a report lists them in its method section so that a reader never has to

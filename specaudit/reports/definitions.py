@@ -110,6 +110,25 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
         "cross-entropy (reconstructed from arXiv 2510.02128); 0 means no disparity.",
     ),
     (
+        "unfairness_u_entropy",
+        "Var(H) over groups, H the target's own mean entropy (D − KL): the part of U no "
+        "drafter can change. U = Var(H) + U on KL + 2 Cov(H, KL).",
+    ),
+    (
+        "unfairness_u_kl",
+        "U on KL: the variance over groups of the mean KL(p‖q), the drafter's part of U.",
+    ),
+    (
+        "unfairness_u_tv",
+        "U on total variation: the variance over groups of 1 − α (α = Σ_x min(p, q)); finite "
+        "for every drafter, and the figure to read when cross-entropy is floor-dominated.",
+    ),
+    (
+        "floor_dominated",
+        "Groups whose drafter gives probability 0 to tokens the target rates (n-gram, top-k "
+        "truncated): their cross-entropy and KL measure the log-q floor, not the fit.",
+    ),
+    (
         "speedup_min_max_ratio",
         "The smallest group speed-up over the largest; 1 means no disparity, and it is biased "
         "low, so decisions use the contrasts instead.",

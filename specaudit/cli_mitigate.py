@@ -141,8 +141,14 @@ def mitigate(
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     write_metrics(results[0].before, summary=False)
+    from specaudit.metrics import MetricsResult
+    from specaudit.mitigation.card import add_audit_figures
+
+    before = MetricsResult.read(results[0].before)
     for r in results:
         write_metrics(r.after, summary=False)
+        if r.card is not None:  # the audit's U beside the training objective's
+            add_audit_figures(r.card, before, MetricsResult.read(r.after))
         write_report(r.after, compare=r.before, training=r.training_log)
     if len(results) > 1:
         from specaudit.reports.strategies import render_strategies

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import torch
@@ -7,6 +8,7 @@ from typer.testing import CliRunner
 
 from specaudit.audit.loading import load_tokenizer
 from specaudit.cli import app
+from specaudit.metrics import compute_metrics
 
 runner = CliRunner()
 
@@ -229,6 +231,17 @@ def test_ngram_build_and_run(tiny_dirs, prompt_file, tmp_path):
     records = read_records(out / "records.jsonl")
     assert all(r["lossless"] for r in records)
     assert any(s["drafted"] > 0 for r in records for s in r["steps"])
+    # The n-gram's q is zero off its counts: cross-entropy and KL are set by
+    # the log-q floor, so every group is marked, and U on TV stays finite.
+    metrics = compute_metrics(records, min_prompts=2, n_boot=200)
+    d = metrics.disparity
+    assert set(d.floor_dominated) == {g.group for g in metrics.groups}
+    assert d.unfairness_u_tv.estimate is not None and math.isfinite(d.unfairness_u_tv.estimate)
+    # Beside it, the neural drafter of the same pair has full support: not marked.
+    neural = tmp_path / "neural"
+    assert run_cli(*pair_args(tiny_dirs, prompt_file, neural)).exit_code == 0
+    fitted = compute_metrics(read_records(neural / "records.jsonl"), min_prompts=2, n_boot=200)
+    assert fitted.disparity.floor_dominated == ()
 
 
 def test_ngram_from_another_tokenizer_is_refused(tiny_dirs, prompt_file, tmp_path):

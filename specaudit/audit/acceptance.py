@@ -4,7 +4,7 @@ Both rules are pure functions of the target's distributions ``p``, the
 drafter's ``q``, the draft tokens and a random generator. They return how
 many drafts were accepted and the one token the target contributes: the
 correction at the first rejection, or a bonus token when all were accepted.
-See method.md section 1.
+See docs/method.md#speculative-step.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class Clock:
     """``time.perf_counter`` that first waits for queued GPU work.
 
     CUDA kernels run asynchronously, so a clock read without a synchronise
-    measures launch time, not work (method.md section 8).
+    measures launch time, not work (docs/method.md#timing).
     """
 
     device: torch.device

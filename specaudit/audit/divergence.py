@@ -1,4 +1,4 @@
-"""Per-position divergences between target p and drafter q (method.md section 2).
+"""Per-position divergences between target p and drafter q (docs/method.md#records).
 
 Computed from logits the verify pass already produced: one softmax each,
 never an extra forward pass.
@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["LOG_Q_FLOOR", "position_divergences"]
+# One floor for the audit, the mitigation losses and the metrics' test of
+# floor-dominated figures; metrics cannot import torch, so it lives there.
+from specaudit.metrics.divergence import LOG_Q_FLOOR
 
-#: Floor on log q in the cross-entropy and KL. Drafters with sparse support
-#: (an n-gram drafter's count distribution) give q = 0 on tokens the target
-#: still rates, which would make both infinite; the floor (q >= ~1e-10)
-#: keeps them finite and comparable across drafters.
-LOG_Q_FLOOR = -23.0
+__all__ = ["LOG_Q_FLOOR", "position_divergences"]
 
 
 def position_divergences(

@@ -2,7 +2,7 @@
 
 The same :class:`TokenSampler` serves the target and the drafter, so that in
 sampling mode p and q are the distributions actually sampled from, warped
-the same way (method.md section 1.4).
+the same way (docs/method.md#sampling).
 """
 
 from __future__ import annotations

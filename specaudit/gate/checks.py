@@ -29,7 +29,10 @@ contrast's own interval instead. The Holm-adjusted p-values of the metrics
 test *no disparity* (ratio 1, gap 0), not the policy's threshold, so they
 cannot decide a check against tau = 0.8; they are shown beside the decision.
 ``min_speedup``, ``min_speedup_modelled``, ``min_non_degenerate_share`` and
-``max_unfairness_u`` use the figure's own interval.
+the spread checks (``max_unfairness_u``, ``max_unfairness_u_kl``: U on KL,
+the drafter's part of U; ``max_unfairness_u_tv``: U on the total variation)
+use the figure's own interval. U and U on KL are inconclusive where the
+metrics mark the cross-entropy floor-dominated: gate such drafters on U on TV.
 
 Timing. Checks on measured times (``min_speedup``, ``min_speedup_ratio``)
 are inconclusive, and block, when the run's timing health is
@@ -48,7 +51,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from specaudit.gate.policy import TIMED_METRICS, Check
+from specaudit.gate.policy import SPREAD_METRICS, TIMED_METRICS, Check
 from specaudit.gate.result import CheckResult, Outcome, Status, format_number
 from specaudit.metrics.result import STATUS_OK, Contrast, ContrastEstimate, MetricsResult
 
@@ -323,28 +326,58 @@ def _figures(check: Check, result: MetricsResult) -> list[Figure]:
     return figures
 
 
-def _figures_of(check: Check, result: MetricsResult) -> list[Figure]:
-    level = result.settings.confidence_level
-    if check.metric == "max_unfairness_u":
-        spreads = [("all groups", result.disparity.unfairness_u)]
-        if check.tasks is not None:
-            by_task = {t.task: t for t in result.disparity.by_task}
-            spreads = [(f"task {t}", by_task[t].unfairness_u) for t in check.tasks]
-        return [
+#: Spread checks: the Disparity field each reads and its name in words.
+_SPREADS = {
+    "max_unfairness_u": ("unfairness_u", "unfairness U"),
+    "max_unfairness_u_kl": ("unfairness_u_kl", "U on KL"),
+    "max_unfairness_u_tv": ("unfairness_u_tv", "U on total variation"),
+}
+
+
+def _spread_figures(check: Check, result: MetricsResult) -> list[Figure]:
+    """U, U_KL or U_TV of all groups, or of each selected task.
+
+    U and U_KL are inconclusive where the cross-entropy is floor-dominated
+    (``docs/method.md#floor``): they then measure the log-q floor, not the
+    drafter, and only U_TV can decide.
+    """
+    name, words = _SPREADS[check.metric]
+    scopes = [("all groups", result.disparity)]
+    if check.tasks is not None:
+        by_task = {t.task: t for t in result.disparity.by_task}
+        scopes = [(f"task {t}", by_task[t]) for t in check.tasks]
+    figures = []
+    for subject, scope in scopes:
+        u = getattr(scope, name)
+        missing = None
+        if name != "unfairness_u_tv" and scope.floor_dominated:
+            missing = (
+                f"{words} is floor-dominated (the drafter gives probability 0 to tokens the "
+                f"target rates in {', '.join(scope.floor_dominated)}): gate on max_unfairness_u_tv"
+            )
+        elif u.status != STATUS_OK:
+            missing = f"insufficient data: {words} needs two or more groups with enough prompts"
+            if u.estimate is None and len(scope.groups) >= 2:
+                missing = f"metrics.json has no {words}: recompute it with `specaudit metrics`"
+        figures.append(
             Figure(
                 subject=subject,
-                quantity="unfairness U",
+                quantity=words,
                 estimate=u.estimate,
                 ci_low=u.ci_low,
                 ci_high=u.ci_high,
-                level=level,
+                level=result.settings.confidence_level,
                 interval_kind="marginal",
-                missing=None
-                if u.status == STATUS_OK
-                else "insufficient data: U needs two or more groups with enough prompts",
+                missing=missing,
             )
-            for subject, u in spreads
-        ]
+        )
+    return figures
+
+
+def _figures_of(check: Check, result: MetricsResult) -> list[Figure]:
+    level = result.settings.confidence_level
+    if check.metric in SPREAD_METRICS:
+        return _spread_figures(check, result)
     if check.metric == "min_non_degenerate_share":
         return [_non_degenerate_figure(result, key) for key in check.groups]
     if check.metric in _GROUP_SPEEDUPS:
@@ -402,8 +435,8 @@ def evaluate_checks(checks: tuple[Check, ...], result: MetricsResult) -> tuple[C
     Returns
     -------
     tuple of CheckResult
-        One per check and group (one per check and scope for
-        ``max_unfairness_u``), in check order.
+        One per check and group (one per check and scope for the spread
+        checks), in check order.
     """
     rows = []
     for check in checks:

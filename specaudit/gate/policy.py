@@ -67,7 +67,12 @@ METRICS: dict[str, str] = {
     "min_speedup_modelled": "groups[].speedup_modelled >= threshold",
     "max_acceptance_gap": "-disparity.contrasts[].acceptance_diff <= threshold",
     "min_non_degenerate_share": "groups[].quality.non_degenerate_share >= threshold",
+    "max_unfairness_u_kl": "disparity.unfairness_u_kl (or by_task[]...) <= threshold",
+    "max_unfairness_u_tv": "disparity.unfairness_u_tv (or by_task[]...) <= threshold",
 }
+#: Checks on a spread of all groups (or of each task's groups): U on
+#: cross-entropy, U on KL (the drafter's part) and U on total variation.
+SPREAD_METRICS: tuple[str, ...] = ("max_unfairness_u", "max_unfairness_u_kl", "max_unfairness_u_tv")
 #: Checks on contrasts against the reference: the only ones with simultaneous intervals.
 CONTRAST_METRICS: tuple[str, ...] = ("min_speedup_ratio", "max_acceptance_gap")
 #: Thresholds used when a check gives none (the others must give one).
@@ -82,6 +87,8 @@ TIMED_METRICS: tuple[str, ...] = ("min_speedup_ratio", "min_speedup")
 _THRESHOLD_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "min_speedup_ratio": (lambda t: 0.0 < t < math.inf, "a ratio > 0"),
     "max_unfairness_u": (lambda t: 0.0 <= t < math.inf, "a variance >= 0"),
+    "max_unfairness_u_kl": (lambda t: 0.0 <= t < math.inf, "a variance >= 0"),
+    "max_unfairness_u_tv": (lambda t: 0.0 <= t < math.inf, "a variance >= 0"),
     "min_speedup": (lambda t: 0.0 < t < math.inf, "a speed-up > 0"),
     "min_speedup_modelled": (lambda t: 0.0 < t < math.inf, "a speed-up > 0"),
     "max_acceptance_gap": (lambda t: 0.0 <= t <= 1.0, "an acceptance-rate gap in [0, 1]"),
@@ -153,11 +160,9 @@ class CheckSpec(BaseModel):
                 f"intervals: simultaneous exists only for {', '.join(CONTRAST_METRICS)}; "
                 f"{self.metric} uses each figure's own (marginal) interval"
             )
-        if self.metric == "max_unfairness_u" and (
-            self.groups != "all" or self.languages is not None
-        ):
+        if self.metric in SPREAD_METRICS and (self.groups != "all" or self.languages is not None):
             raise ValueError(
-                "max_unfairness_u is a figure of all groups together: select tasks: "
+                f"{self.metric} is a figure of all groups together: select tasks: "
                 "to check within tasks, not groups: or languages:"
             )
         return self
@@ -299,9 +304,9 @@ class Check:
         As in :class:`CheckDefaults`; ``intervals`` is ``"marginal"`` for
         non-contrast checks.
     groups : tuple of str
-        Groups ``"language/task"`` to check (empty for ``max_unfairness_u``).
+        Groups ``"language/task"`` to check (empty for the spread checks, ``max_unfairness_u*``).
     tasks : tuple of str or None
-        ``max_unfairness_u`` only: the tasks whose within-task U is checked;
+        Spread checks only: the tasks whose within-task U is checked;
         ``None`` checks U across all groups.
     """
 
@@ -420,7 +425,7 @@ def resolve_policy(policy: GatePolicy, result: MetricsResult) -> tuple[Check, ..
             threshold = DEFAULT_THRESHOLDS[spec.metric]
         groups: tuple[str, ...] = ()
         tasks: tuple[str, ...] | None = None
-        if spec.metric == "max_unfairness_u":
+        if spec.metric in SPREAD_METRICS:
             if spec.tasks is not None:
                 known = [t.task for t in result.disparity.by_task]
                 if not set(spec.tasks) <= set(known):

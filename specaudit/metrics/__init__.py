@@ -9,7 +9,7 @@ Typical use::
     result = compute_metrics(load_records("runs/x/records.jsonl"))
     result.write("runs/x")  # metrics.json, groups.csv, prompts.csv
 
-Estimator names follow method.md exactly (``acceptance_rate`` is the
+Estimator names follow docs/method.md#acceptance exactly (``acceptance_rate`` is the
 Leviathan alpha, ``draft_acceptance_rate`` the serving engines' rate, ...);
 see :mod:`specaudit.metrics.group` for every definition.
 """

@@ -1,4 +1,4 @@
-"""Acceptance estimators (method.md section 3).
+"""Acceptance estimators (docs/method.md#acceptance).
 
 Every function takes *sums* over steps (or over the verified positions of the
 steps) and works elementwise on arrays of any shape, so the same function gives

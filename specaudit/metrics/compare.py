@@ -218,9 +218,7 @@ def _group_changes(
         fits[key] = (iv.estimate, iv.low, iv.high, bootstrap_p_values(iv, nulls))
     keys = list(fits)
     p_all = np.array([fits[k][3] for k in keys]).reshape(len(keys), len(nulls))
-    adjusted = np.column_stack(
-        [holm(p_all[:, j], significance=1.0 - level) for j in range(len(nulls))]
-    )
+    adjusted = np.column_stack([holm(p_all[:, j]) for j in range(len(nulls))])
     out = {}
     for key, p_adj in zip(keys, adjusted, strict=True):
         est, low, high, p = fits[key]

@@ -6,7 +6,7 @@ vectorised statistic gives all of them at once, on the original prompts and on
 every resample of them (prompts resampled within the group, all columns of a
 prompt kept together).
 
-Definitions (method.md sections 3-5; sums run over the group's prompts and
+Definitions (docs/method.md#acceptance to #theorem-1; sums run over the group's prompts and
 their steps; gamma is the run's draft length):
 
 - ``acceptance_rate`` alpha-hat = sum n_t / sum (n_t + 1[rejection]).

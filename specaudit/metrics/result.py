@@ -250,8 +250,10 @@ class Contrast:
 def _spread_from_dict(cls: type, data: dict[str, Any]) -> Any:
     values: dict[str, Any] = {}
     for f in fields(cls):
+        if f.name not in data and f.name in _ADDED_SPREAD_FIELDS:
+            continue  # written before the field existed: its default says "not computed"
         raw = data[f.name]
-        if f.name == "groups":
+        if f.name in ("groups", "floor_dominated"):
             values[f.name] = tuple(raw)
         elif f.name in _SPREAD_ESTIMATES:
             values[f.name] = Estimate.from_dict(raw)
@@ -270,7 +272,24 @@ _SPREAD_ESTIMATES = (
     "speedup_min_max_ratio",
     "speedup_cv",
     "share_slower",
+    "unfairness_u_entropy",
+    "unfairness_u_kl",
+    "unfairness_u_covariance",
+    "unfairness_u_tv",
 )
+#: Spread fields added after schema version 1 shipped; files without them
+#: still read, with the fields undefined (same meaning of every other field).
+_ADDED_SPREAD_FIELDS = (
+    "unfairness_u_entropy",
+    "unfairness_u_kl",
+    "unfairness_u_covariance",
+    "unfairness_u_tv",
+    "floor_dominated",
+)
+
+
+def _undefined() -> Estimate:
+    return Estimate.of(None)
 
 
 @dataclass(frozen=True)
@@ -289,6 +308,11 @@ class TaskDisparity:
     speedup_cv: Estimate
     worst_group: str | None
     share_slower: Estimate
+    unfairness_u_entropy: Estimate = field(default_factory=_undefined)
+    unfairness_u_kl: Estimate = field(default_factory=_undefined)
+    unfairness_u_covariance: Estimate = field(default_factory=_undefined)
+    unfairness_u_tv: Estimate = field(default_factory=_undefined)
+    floor_dominated: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
@@ -312,7 +336,9 @@ class Disparity:
     ----------
     unfairness_u : Estimate
         U = (1/m) sum_i (D_i - mean D)^2, population variance of the groups'
-        mean cross-entropy D_i. 0 means no disparity.
+        mean cross-entropy D_i. 0 means no disparity. Equals
+        ``unfairness_u_entropy + unfairness_u_kl + unfairness_u_covariance``
+        (``docs/method.md#u-decomposition``).
     speedup_variance : Estimate
         Population variance of the group speed-ups. 0 means no disparity.
     speedup_min_max_ratio : Estimate
@@ -332,6 +358,22 @@ class Disparity:
         Every other group against its reference.
     by_task : tuple of TaskDisparity
         The spread figures within each task.
+    unfairness_u_entropy : Estimate
+        Var(H) over groups, H_i the target's own mean entropy (D_i - KL_i):
+        the part of U no drafter can change.
+    unfairness_u_kl : Estimate
+        U_KL = Var(KL) over groups: the drafter's misfit spread.
+    unfairness_u_covariance : Estimate
+        2 Cov(H, KL) over groups, the rest of U.
+    unfairness_u_tv : Estimate
+        U_TV = Var(1 - alpha) over groups, alpha the token-pooled
+        distributional acceptance. Finite for every drafter, including those
+        whose q has zeros.
+    floor_dominated : tuple of str
+        Groups whose cross-entropy and KL are set by the log-q floor (the
+        drafter gives probability 0 to tokens the target rates,
+        ``docs/method.md#floor``). When not empty, U and its parts say little
+        about the drafter's fit; read ``unfairness_u_tv``.
     """
 
     groups: tuple[str, ...]
@@ -344,6 +386,11 @@ class Disparity:
     reference: str
     contrasts: tuple[Contrast, ...]
     by_task: tuple[TaskDisparity, ...]
+    unfairness_u_entropy: Estimate = field(default_factory=_undefined)
+    unfairness_u_kl: Estimate = field(default_factory=_undefined)
+    unfairness_u_covariance: Estimate = field(default_factory=_undefined)
+    unfairness_u_tv: Estimate = field(default_factory=_undefined)
+    floor_dominated: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""

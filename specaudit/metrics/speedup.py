@@ -1,4 +1,4 @@
-"""Speed-up estimators, measured and analytic (method.md section 4).
+"""Speed-up estimators, measured and analytic (docs/method.md#speedup).
 
 Measured speed-up is the ratio of summed plain to summed speculative wall
 time; 1.0 means speculation neither helps nor hurts, below 1.0 it slows

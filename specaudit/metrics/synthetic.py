@@ -193,24 +193,35 @@ def _prompt(
     ce = kl + rng.uniform(0.5, 1.5, n_positions)  # cross-entropy = H(p) + KL
     draft_time = drafted * spec.draft_forward_s * spec_scale
     verify_time = np.full(n_steps, spec.verify_cost * spec.target_forward_s * spec_scale)
-    bounds = np.concatenate([[0], np.cumsum(verified)])
-    step_dicts = []
-    for t in range(n_steps):
-        lo, hi = bounds[t], bounds[t + 1]
-        step_dicts.append(
-            {
-                "drafted": int(drafted[t]),
-                "accepted": int(accepted[t]),
-                "rejected": bool(rejected[t]),
-                "emitted": int(accepted[t]) + 1,
-                "draft_time_s": float(draft_time[t]),
-                "verify_time_s": float(verify_time[t]),
-                "position_accepted": [True] * int(accepted[t]) + [False] * int(rejected[t]),
-                "alpha": pos_alpha[lo:hi].tolist(),
-                "cross_entropy": ce[lo:hi].tolist(),
-                "kl": kl[lo:hi].tolist(),
-            }
-        )
+    bounds = np.concatenate([[0], np.cumsum(verified)]).tolist()
+    # Plain Python lists once, not numpy scalars per step: simulations build
+    # hundreds of thousands of these dicts.
+    pos = {"alpha": pos_alpha.tolist(), "cross_entropy": ce.tolist(), "kl": kl.tolist()}
+    columns = zip(
+        drafted.tolist(),
+        accepted.tolist(),
+        rejected.tolist(),
+        draft_time.tolist(),
+        verify_time.tolist(),
+        bounds[:-1],
+        bounds[1:],
+        strict=True,
+    )
+    step_dicts = [
+        {
+            "drafted": d,
+            "accepted": a,
+            "rejected": r,
+            "emitted": a + 1,
+            "draft_time_s": dt,
+            "verify_time_s": vt,
+            "position_accepted": [True] * a + [False] * int(r),
+            "alpha": pos["alpha"][lo:hi],
+            "cross_entropy": pos["cross_entropy"][lo:hi],
+            "kl": pos["kl"][lo:hi],
+        }
+        for d, a, r, dt, vt, lo, hi in columns
+    ]
     n_tokens = int((accepted + 1).sum())
     output_ids = rng.integers(3, 32000, size=n_tokens).tolist()
     output_chars = max(1, round(n_tokens * spec.chars_per_token * rng.uniform(0.8, 1.2)))

@@ -9,7 +9,7 @@ import torch
 
 from specaudit.mitigation.continuations import TrainingRow
 
-__all__ = ["Batch", "collate", "draw_per_group", "draw_weighted", "text_windows"]
+__all__ = ["Batch", "collate", "draw_per_group", "draw_weighted", "group_of", "text_windows"]
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,19 @@ class Batch:
         return Batch(*(t.to(device) for t in (self.ids, self.attention, self.score, self.groups)))
 
 
+def group_of(row: TrainingRow, group_index: dict[str, int]) -> int:
+    """Index of ``row``'s training group in ``group_index``.
+
+    Groups are (language, kind) pairs, ``"sw/translation"``, wherever the
+    index has them (``docs/method.md#groups``); a strategy whose data can only
+    be split by language indexes languages, and its rows fall in their
+    language's group.
+    """
+    return group_index[row.group] if row.group in group_index else group_index[row.language]
+
+
 def collate(rows: Sequence[TrainingRow], group_index: dict[str, int], pad_id: int) -> Batch:
-    """Pad ``rows`` (prompt + continuation) to one tensor batch."""
+    """Pad ``rows`` (prompt + continuation) to one tensor batch (groups by :func:`group_of`)."""
     lengths = [len(r.prompt_ids) + len(r.continuation_ids) for r in rows]
     width = max(lengths)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -42,7 +53,7 @@ def collate(rows: Sequence[TrainingRow], group_index: dict[str, int], pad_id: in
         attention[b, :n] = 1
         # logits at p-1 … n-2 predict the continuation tokens p … n-1
         score[b, len(row.prompt_ids) - 1 : n - 1] = True
-    groups = torch.tensor([group_index[r.language] for r in rows], dtype=torch.long)
+    groups = torch.tensor([group_of(r, group_index) for r in rows], dtype=torch.long)
     return Batch(ids, attention, score, groups)
 
 

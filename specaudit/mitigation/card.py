@@ -9,11 +9,21 @@ from pathlib import Path
 
 from specaudit.atomic import write_atomic
 from specaudit.audit.config import RunConfig
+from specaudit.metrics import MetricsResult
 from specaudit.mitigation.config import MitigationConfig
 from specaudit.mitigation.continuations import TrainingRow
 from specaudit.mitigation.trainer import TrainingData, TrainingOutcome
 
-__all__ = ["training_card", "write_training_card"]
+__all__ = ["add_audit_figures", "training_card", "write_training_card"]
+
+#: Audit figures the card reports beside the objective's, from ``metrics.json``.
+_AUDIT_FIGURES = (
+    "unfairness_u",
+    "unfairness_u_entropy",
+    "unfairness_u_kl",
+    "unfairness_u_covariance",
+    "unfairness_u_tv",
+)
 
 _STRATEGY_TEXT = {
     "scdf": "s-CDF: per-group soft-label distillation from the frozen target with "
@@ -34,6 +44,19 @@ def _group_figures(row: dict, groups: Sequence[str]) -> dict:
         }
         for g in groups
     }
+
+
+def _group_unit(config: MitigationConfig, groups: Sequence[str]) -> str:
+    if all("/" in g for g in groups):
+        return (
+            "(language, kind) groups, kind = translation (an audit task) or text (monolingual "
+            "text standing in for the held-out story task); weights and probes are per group"
+        )
+    return (
+        f"languages: the {config.strategy} strategy's training data cannot be split by task, "
+        "so it weights and probes languages, while the audit's U is over (language, task) "
+        "groups; compare the objective's U with the audit's U below"
+    )
 
 
 def training_card(
@@ -59,6 +82,7 @@ def training_card(
         "settings": config.model_dump(),
         "data": {
             "groups": list(data.groups),
+            "group_unit": _group_unit(config, data.groups),
             "train_rows": {g: len(pool) for g, pool in zip(data.groups, data.train, strict=True)},
             "rows_by_kind": {
                 f"{lang}/{kind}/{role}": n for (lang, kind, role), n in sorted(counts.items())
@@ -79,19 +103,61 @@ def training_card(
         ],
         "probe": {
             "before": {
-                "unfairness_u": first["unfairness_u"],
-                "unfairness_u_kl": first["unfairness_u_kl"],
+                **_probe_u(first),
                 "mean_cross_entropy": first["mean_cross_entropy"],
                 "groups": _group_figures(first, data.groups),
             },
             "after": {
-                "unfairness_u": best["unfairness_u"],
-                "unfairness_u_kl": best["unfairness_u_kl"],
+                **_probe_u(best),
                 "mean_cross_entropy": best["mean_cross_entropy"],
                 "groups": _group_figures(best, data.groups),
             },
         },
     }
+
+
+def _probe_u(row: dict) -> dict:
+    """Return the objective's U and its parts at one probe evaluation (None if not logged)."""
+    names = ("unfairness_u", "unfairness_u_kl", "unfairness_u_entropy", "unfairness_u_tv")
+    return {name: row.get(name) for name in names}
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+def _audit_lines(card: dict) -> list[str]:
+    audit = card.get("audit")
+    if not audit:
+        return []
+    b, a = audit["before"], audit["after"]
+    lines = [
+        "",
+        "## The audit's U beside the objective's",
+        "",
+        "Follow-up audits on held-out prompts, over the audit's (language, task) groups "
+        "(the probe figures above are over the training groups).",
+        "",
+        "| figure | before | after |",
+        "|---|---:|---:|",
+    ]
+    labels = {
+        "unfairness_u": "U",
+        "unfairness_u_entropy": "Var(H), the target's own entropy",
+        "unfairness_u_kl": "U on KL, the drafter's part",
+        "unfairness_u_covariance": "2 Cov(H, KL)",
+        "unfairness_u_tv": "U on total variation",
+    }
+    for name, label in labels.items():
+        lines.append(f"| {label} | {_fmt(b[name])} | {_fmt(a[name])} |")
+    floored = sorted(set(b["floor_dominated"]) | set(a["floor_dominated"]))
+    if floored:
+        lines += [
+            "",
+            f"Cross-entropy figures are floor-dominated for {', '.join(floored)}: read U on "
+            "total variation (docs/method.md#floor).",
+        ]
+    return lines
 
 
 def _markdown(card: dict) -> str:
@@ -105,9 +171,11 @@ def _markdown(card: dict) -> str:
         f"`{card['target']}`",
         f"- Steps: {t['steps']} ({t['seconds']} s); kept the weights of step {t['best_step']}, "
         f"best by {t['criterion']}. Stopped: {t['stop_reason']}.",
-        f"- Probe U: {before['unfairness_u']:.4f} → {after['unfairness_u']:.4f}; mean "
+        f"- Groups: {card['data']['group_unit']}.",
+        f"- Probe U: {_fmt(before['unfairness_u'])} → {_fmt(after['unfairness_u'])}; mean "
         f"cross-entropy {before['mean_cross_entropy']:.4f} → {after['mean_cross_entropy']:.4f}; "
-        f"U on KL {before['unfairness_u_kl']:.4f} → {after['unfairness_u_kl']:.4f}",
+        f"U on KL {_fmt(before['unfairness_u_kl'])} → {_fmt(after['unfairness_u_kl'])}; "
+        f"Var(H) {_fmt(before['unfairness_u_entropy'])} → {_fmt(after['unfairness_u_entropy'])}",
         "",
         "Probe figures of the original drafter (before) and of the kept weights (after); "
         "w is the group weight at the kept step.",
@@ -123,14 +191,36 @@ def _markdown(card: dict) -> str:
             f"{a['cross_entropy']:.3f} | {b['kl']:.3f} | {a['kl']:.3f} | {b['alpha']:.3f} | "
             f"{a['alpha']:.3f} | {a['weight']:.3f} |"
         )
+    lines += _audit_lines(card)
     lines += ["", "Settings:", "", "```json", json.dumps(card["settings"], indent=2), "```", ""]
     return "\n".join(lines)
 
 
-def write_training_card(out_dir: Path, **parts) -> Path:
-    """Write ``training_card.json`` and ``TRAINING_CARD.md``; return the JSON path."""
-    card = training_card(**parts)
+def _write(out_dir: Path, card: dict) -> Path:
     path = Path(out_dir) / "training_card.json"
     write_atomic(path, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     write_atomic(Path(out_dir) / "TRAINING_CARD.md", _markdown(card))
     return path
+
+
+def write_training_card(out_dir: Path, **parts) -> Path:
+    """Write ``training_card.json`` and ``TRAINING_CARD.md``; return the JSON path."""
+    return _write(out_dir, training_card(**parts))
+
+
+def add_audit_figures(card_path: Path, before: MetricsResult, after: MetricsResult) -> Path:
+    """Add the follow-up audits' U and its parts to a written card, beside the objective's.
+
+    The objective's U is over the training groups (probe rows); the audit's
+    is over its (language, task) groups on held-out prompts
+    (``docs/method.md#groups``).
+    """
+    card = json.loads(Path(card_path).read_text(encoding="utf-8"))
+
+    def figures(result: MetricsResult) -> dict:
+        d = result.disparity
+        out = {name: getattr(d, name).estimate for name in _AUDIT_FIGURES}
+        return {**out, "groups": list(d.groups), "floor_dominated": list(d.floor_dominated)}
+
+    card["audit"] = {"before": figures(before), "after": figures(after)}
+    return _write(Path(card_path).parent, card)

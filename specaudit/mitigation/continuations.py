@@ -34,6 +34,11 @@ class TrainingRow:
     prompt_ids: tuple[int, ...]
     continuation_ids: tuple[int, ...]
 
+    @property
+    def group(self) -> str:
+        """The row's (language, kind) training group, ``"<language>/<kind>"``."""
+        return f"{self.language}/{self.kind}"
+
 
 def cache_key(settings: dict) -> str:
     """Hash everything the continuations depend on."""

@@ -138,20 +138,33 @@ def training_data(
     log: Callable[[str], None] = print,
     progress: bool = True,
 ) -> TrainingData:
-    """Build the strategy's view of the rows: ``task`` trains on translation rows only.
+    """Build the strategy's view of the rows: its groups, training pools and probes.
 
-    Distillation strategies get the target's top-k soft labels on every
-    training row, computed once and cached (shared by all strategies);
-    ``mono`` gets the monolingual text as token streams instead.
+    Distillation strategies (``scdf``, ``balanced``, ``task``) weight and
+    probe per (language, kind) group, ``"sw/translation"``, the training-side
+    counterpart of the audit's (language, task) groups
+    (``docs/method.md#groups``); ``task`` keeps the translation groups only.
+    They get the target's top-k soft labels on every training row, computed
+    once and cached (shared by all strategies). ``mono`` learns from each
+    language's text as one token stream, so its groups are languages, and
+    its probes pool both kinds of a language.
     """
-    groups = tuple(languages)
-    kinds = ("translation",) if config.strategy == "task" else KINDS
-    train = [
-        [r for r in rows if r.role == "train" and r.language == g and r.kind in kinds]
-        for g in groups
-    ]
-    probe_rows = [r for r in rows if r.role == "probe"]
+    if config.strategy == "mono":
+        groups = tuple(languages)
+    else:
+        kinds = ("translation",) if config.strategy == "task" else KINDS
+        # A language without text of one kind has no such group, not an empty one.
+        present = {r.group for r in rows if r.role == "train"} & {
+            r.group for r in rows if r.role == "probe"
+        }
+        groups = tuple(
+            f"{lang}/{kind}" for lang in languages for kind in kinds if f"{lang}/{kind}" in present
+        )
     index = {g: i for i, g in enumerate(groups)}
+    train = [[r for r in rows if r.role == "train" and g in (r.group, r.language)] for g in groups]
+    probe_rows = [
+        r for r in rows if r.role == "probe" and (r.group in index or r.language in index)
+    ]
     pad = pad_id(target.tokenizer)
     probe = make_probe_set(
         target.model,

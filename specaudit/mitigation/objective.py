@@ -1,5 +1,11 @@
 """Per-group distillation losses on padded batches (torch).
 
+The per-position α, cross-entropy and KL of full distributions have one
+implementation, :func:`specaudit.audit.divergence.position_divergences`; the
+losses here are the training forms: the top-k coarsened cross-entropy that
+s-CDF and *balanced* minimise (``docs/method.md#s-cdf``) and the plain
+language-model loss of *mono*.
+
 A batch row is a prompt followed by the frozen target's continuation. Only
 positions that predict a continuation token are scored: those are the
 positions the audit's acceptance depends on. ``mask[b, t]`` is True when the
@@ -19,35 +25,8 @@ __all__ = [
     "group_means",
     "hard_cross_entropy",
     "position_group_means",
-    "soft_cross_entropy",
     "sparse_soft_cross_entropy",
-    "token_alpha",
 ]
-
-
-def soft_cross_entropy(target_logits: torch.Tensor, drafter_logits: torch.Tensor) -> torch.Tensor:
-    """Soft-label cross-entropy ``−Σ_v p(v) log q(v)`` at every position.
-
-    This is ``D`` of ``method.md`` §5. It differs from KL(p‖q) by the target's
-    entropy, which does not depend on the drafter, so the gradients agree; D
-    is what U is defined on.
-
-    Parameters
-    ----------
-    target_logits, drafter_logits : torch.Tensor
-        ``[batch, time, vocab]``; the drafter's vocabulary is cut or padded to
-        the target's by the caller.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[batch, time]``, differentiable in ``drafter_logits``.
-    """
-    p = torch.softmax(target_logits.float(), dim=-1)
-    # Floored like the audit's divergences: a drafter vocabulary padded with
-    # -inf must not turn the loss infinite.
-    log_q = torch.log_softmax(drafter_logits.float(), dim=-1).clamp_min(LOG_Q_FLOOR)
-    return -(p * log_q).sum(-1)
 
 
 def hard_cross_entropy(drafter_logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -59,14 +38,6 @@ def hard_cross_entropy(drafter_logits: torch.Tensor, ids: torch.Tensor) -> torch
     return torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none"
     ).view(ids.shape[0], -1)
-
-
-@torch.no_grad()
-def token_alpha(target_logits: torch.Tensor, drafter_logits: torch.Tensor) -> torch.Tensor:
-    """Distributional acceptance ``α = Σ_v min(p(v), q(v))`` at every position."""
-    p = torch.softmax(target_logits.float(), dim=-1)
-    q = torch.softmax(drafter_logits.float(), dim=-1)
-    return torch.minimum(p, q).sum(-1)
 
 
 def group_means(

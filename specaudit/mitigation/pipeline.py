@@ -144,7 +144,7 @@ def _train(
     )
     log(
         f"{config.strategy}: training on {sum(map(len, data.train))} rows in "
-        f"{len(languages)} groups, at most {config.steps} steps / {config.time_budget:.0f} s"
+        f"{len(data.groups)} groups, at most {config.steps} steps / {config.time_budget:.0f} s"
     )
     outcome = train_drafter(target.model, drafter.model, data, config, out, log=log)
     spec = out / "drafter"

@@ -3,7 +3,9 @@
 The probe rows are few (tens per group), so the frozen target's log-probs at
 their scored positions are computed once and kept in memory (float16); each
 evaluation then runs only the drafter, over **full** distributions, so D_i
-and U here are exact, unlike the top-k training loss.
+and U here are exact, unlike the top-k training loss. α, D and KL per
+position are the audit's (:func:`~specaudit.audit.divergence.position_divergences`),
+and U is the metrics' (:mod:`specaudit.metrics.disparity`).
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from specaudit.audit.divergence import LOG_Q_FLOOR
+from specaudit.audit.divergence import position_divergences
 from specaudit.audit.drafters.neural import align_vocab
+from specaudit.metrics.disparity import u_decomposition, unfairness_u
 from specaudit.mitigation.batches import Batch
 from specaudit.mitigation.objective import position_group_means
-from specaudit.mitigation.weights import unfairness
 
 __all__ = ["ProbeResult", "ProbeSet", "evaluate_probe", "make_probe_set"]
 
@@ -33,13 +35,27 @@ class ProbeResult:
 
     @property
     def unfairness_u(self) -> float:
-        """U, the population variance of the groups' cross-entropies (``method.md`` §5)."""
-        return unfairness(self.cross_entropy)
+        """U, the population variance of the groups' cross-entropies.
+
+        See ``docs/method.md#unfairness``.
+        """
+        return float(unfairness_u(self.cross_entropy))
 
     @property
     def unfairness_u_kl(self) -> float:
         """U computed on KL_i instead of D_i: U without the target's own entropy."""
-        return unfairness(self.kl)
+        return float(unfairness_u(self.kl))
+
+    @property
+    def unfairness_u_entropy(self) -> float:
+        """Var(H) over groups, H_i = D_i - KL_i: the part of U no drafter can change."""
+        entropy = np.subtract(self.cross_entropy, self.kl)
+        return float(u_decomposition(entropy, self.kl)[0])
+
+    @property
+    def unfairness_u_tv(self) -> float:
+        """U on the total variation, Var(1 - α_i) over groups."""
+        return float(unfairness_u(1.0 - np.asarray(self.alpha)))
 
     @property
     def mean_cross_entropy(self) -> float:
@@ -76,14 +92,9 @@ def evaluate_probe(drafter, probe: ProbeSet, m: int) -> ProbeResult:
     for batch, log_p in zip(probe.batches, probe.target_log_probs, strict=True):
         batch = batch.to(drafter.device)
         logits = drafter(input_ids=batch.ids, attention_mask=batch.attention).logits
-        log_q = torch.log_softmax(
-            align_vocab(logits[batch.score], log_p.shape[-1]).float(), dim=-1
-        ).clamp_min(LOG_Q_FLOOR)
-        log_p = log_p.float().to(log_q.device)
-        p = log_p.exp()
-        ce = -(p * log_q).sum(-1)
-        kl = (p * (log_p - log_q)).sum(-1)
-        alpha = torch.minimum(p, log_q.exp()).sum(-1)
+        q_logits = align_vocab(logits[batch.score], log_p.shape[-1]).float()
+        # The audit's own per-position definitions: the log-probs renormalise to themselves.
+        alpha, ce, kl = position_divergences(log_p.float().to(q_logits.device), q_logits)
         groups = batch.groups.repeat_interleave(batch.score.sum(1))
         for i, values in enumerate((ce, kl, alpha)):
             means, n = position_group_means(values.double(), groups, m)

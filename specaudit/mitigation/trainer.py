@@ -111,6 +111,8 @@ def _history_row(
         "train_loss": loss,
         "unfairness_u": probe.unfairness_u,
         "unfairness_u_kl": probe.unfairness_u_kl,
+        "unfairness_u_entropy": probe.unfairness_u_entropy,
+        "unfairness_u_tv": probe.unfairness_u_tv,
         "mean_cross_entropy": probe.mean_cross_entropy,
         "mean_kl": float(np.mean(probe.kl)),
         "mean_alpha": float(np.mean(probe.alpha)),

@@ -1,7 +1,9 @@
 """Group weights for s-CDF: shift-by-minimum, stabilised by an EMA.
 
 Pure numpy; no torch. The s-CDF algorithm of arXiv 2510.02128 is not fully
-specified in the paper; this follows the reconstruction in ``method.md`` §7:
+specified in the paper; this follows the reconstruction in
+``docs/method.md#s-cdf`` (the weighting rule is our choice,
+``docs/method.md#our-choices``):
 
 - ``D̂_i`` is group i's soft-label cross-entropy of the drafter against the
   frozen target;
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["Ema", "shift_by_minimum", "unfairness", "uniform_weights"]
+__all__ = ["Ema", "shift_by_minimum", "uniform_weights"]
 
 
 def shift_by_minimum(d: Sequence[float]) -> np.ndarray:
@@ -51,12 +53,6 @@ def uniform_weights(m: int) -> np.ndarray:
     if m < 1:
         raise ValueError("need at least one group")
     return np.full(m, 1.0 / m)
-
-
-def unfairness(d: Sequence[float]) -> float:
-    """U = (1/m) Σ (D_i − D̄)²: the population variance of per-group cross-entropy."""
-    d = np.asarray(d, dtype=float)
-    return float(np.mean((d - d.mean()) ** 2))
 
 
 class Ema:

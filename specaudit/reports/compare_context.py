@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from specaudit.metrics import Estimate
+from specaudit.metrics.result import Disparity
 from specaudit.reports.compare import Comparison, GroupChange
 from specaudit.reports.context import Card, reference_groups
 from specaudit.reports.examples import Example, ExampleGroup, clean_text, pick_rows
@@ -133,6 +134,25 @@ def _row(g: GroupChange, refs: set[str], best: set[str], alpha: float) -> Change
     )
 
 
+def _u_part_rows(da: Disparity, db: Disparity) -> list[DisparityRow]:
+    """U's decomposition and U_TV (``docs/method.md#u-decomposition``), before and after."""
+    floored = sorted(set(da.floor_dominated) | set(db.floor_dominated))
+    parts = [
+        ("U: Var(H), the target's own entropy", "unfairness_u_entropy", "no drafter can change it"),
+        ("U on KL: Var(KL), the drafter's part", "unfairness_u_kl", "0 = no disparity"),
+        ("U: 2 Cov(H, KL)", "unfairness_u_covariance", "U = Var(H) + Var(KL) + 2 Cov"),
+        ("U on total variation: Var(1 − α)", "unfairness_u_tv", "0 = no disparity"),
+    ]
+    rows = []
+    for label, name, note in parts:
+        if name != "unfairness_u_tv" and floored:
+            note = "floor-dominated (q = 0 on tokens the target rates): read U on TV"
+        rows.append(
+            DisparityRow(label, value(getattr(db, name), 4), value(getattr(da, name), 4), note)
+        )
+    return rows
+
+
 def _disparity(c: Comparison) -> tuple[DisparityRow, ...]:
     da, db = c.after.result.disparity, c.before.result.disparity
     change = c.u_change
@@ -143,6 +163,7 @@ def _disparity(c: Comparison) -> tuple[DisparityRow, ...]:
             value(da.unfairness_u, 4),
             "0 = no disparity" + (f"; change {change:+.0%}" if change is not None else ""),
         ),
+        *_u_part_rows(da, db),
         DisparityRow(
             "Speed-up min/max",
             value(db.speedup_min_max_ratio, 2),

@@ -46,11 +46,26 @@ def format_summary(result: MetricsResult) -> str:
         for row in rows
     ]
     d = result.disparity
+    u = f"unfairness_u: {_fmt(d.unfairness_u, 4)}"
+    u_tv = f"unfairness_u_tv: {_fmt(d.unfairness_u_tv, 4)}"
+    # A floor-dominated U says nothing about the drafter's fit: lead with U_TV.
+    lead = f"{u_tv}   {u} (floor-dominated)" if d.floor_dominated else u
     lines.append(
-        f"unfairness_u: {_fmt(d.unfairness_u, 4)}   "
+        f"{lead}   "
         f"speed-up min/max: {_fmt(d.speedup_min_max_ratio)} (biased low)   "
         f"worst group: {d.worst_group or 'n/a'}"
     )
+    if d.floor_dominated:
+        lines.append(
+            "cross-entropy and KL are floor-dominated (q = 0 on tokens the target rates) for "
+            + ", ".join(d.floor_dominated)
+        )
+    elif d.unfairness_u_kl.estimate is not None:
+        lines.append(
+            f"U = Var(H) {_fmt(d.unfairness_u_entropy, 4)} (target's own entropy) + "
+            f"Var(KL) {_fmt(d.unfairness_u_kl, 4)} (drafter) + "
+            f"2Cov {_fmt(d.unfairness_u_covariance, 4)};   {u_tv}"
+        )
     if result.timing is not None:
         lines.append(result.timing.summary())
     return "\n".join(lines)

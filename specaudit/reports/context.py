@@ -36,6 +36,7 @@ from specaudit.reports.status import (
     speedup_badge,
     timing_badge,
 )
+from specaudit.reports.unfairness import unfairness_cards, unfairness_sentences
 
 if TYPE_CHECKING:
     from specaudit.gate import GateResult
@@ -280,12 +281,8 @@ def _verdict(result: MetricsResult, gate: GateView | None, quality: QualityView)
             f"The worst-served group is {group_title(worst.group)}, with a speed-up of "
             f"{w.text} {w.interval}.".replace(" .", ".")
         )
-    u = value(d.unfairness_u, 4)
-    cards.append(Card("Unfairness U", u.text, f"interval {u.interval or 'n/a'}; 0 = no disparity"))
-    sentences.append(
-        f"Unfairness U (variance of the groups' mean cross-entropy) is {u.text}"
-        + (f", interval {u.interval}." if u.interval else " (no interval).")
-    )
+    cards += [Card(c.title, c.value, c.detail) for c in unfairness_cards(d)]
+    sentences += unfairness_sentences(d)
     if spread:
         lo = min(spread, key=lambda g: g.speedup.estimate)
         hi = max(spread, key=lambda g: g.speedup.estimate)

@@ -1,4 +1,4 @@
-"""One-sentence definitions of every figure a report shows (method.md, sections 3-6).
+"""One-sentence definitions of every figure a report shows (docs/method.md).
 
 The names are the ones used in ``metrics.json``, ``groups.csv`` and the code;
 a report lists them in its method section so that a reader never has to
@@ -121,6 +121,25 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
         "unfairness_u",
         "U = (1/m) Σ_i (D_i − D̄)², the population variance of the m groups' mean "
         "cross-entropy (reconstructed from arXiv 2510.02128); 0 means no disparity.",
+    ),
+    (
+        "unfairness_u_entropy",
+        "Var(H) over groups, H the target's own mean entropy (D − KL): the part of U no "
+        "drafter can change. U = Var(H) + U on KL + 2 Cov(H, KL).",
+    ),
+    (
+        "unfairness_u_kl",
+        "U on KL: the variance over groups of the mean KL(p‖q), the drafter's part of U.",
+    ),
+    (
+        "unfairness_u_tv",
+        "U on total variation: the variance over groups of 1 − α (α = Σ_x min(p, q)); finite "
+        "for every drafter, and the figure to read when cross-entropy is floor-dominated.",
+    ),
+    (
+        "floor_dominated",
+        "Groups whose drafter gives probability 0 to tokens the target rates (n-gram, top-k "
+        "truncated): their cross-entropy and KL measure the log-q floor, not the fit.",
     ),
     (
         "speedup_min_max_ratio",

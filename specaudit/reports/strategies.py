@@ -4,7 +4,10 @@ Each strategy's after run is compared with the shared before run
 (:func:`specaudit.reports.compare.compare_runs`, paired on prompts). For the
 whole run and for each task the table gives, with intervals:
 
-- U (each run's own bootstrap interval);
+- U (each run's own bootstrap interval) and its parts: Var(H), the target's
+  own entropy spread, and U on KL, the drafter's part (``docs/method.md#u-decomposition``);
+- U on the total variation, the figure to read where the cross-entropy is
+  floor-dominated (``docs/method.md#floor``), which the row then says;
 - the min/max group speed-up ratio;
 - the mean group speed-up after, and its change (after / before, paired);
 - the reference group's speed-up change;
@@ -22,10 +25,9 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from specaudit.atomic import write_atomic
 from specaudit.metrics import Estimate
+from specaudit.metrics.result import Disparity, TaskDisparity
 from specaudit.reports.compare import Comparison, compare_runs
 from specaudit.reports.formatting import Value, value
 from specaudit.reports.rundata import RunData, load_run
@@ -42,7 +44,10 @@ class StrategyRow:
     strategy: str
     scope: str
     unfairness_u: Value
-    unfairness_u_kl: Value  #: U on the groups' KL(p‖q) (point estimate)
+    unfairness_u_entropy: Value  #: Var(H): the target's own entropy spread
+    unfairness_u_kl: Value  #: U on the groups' KL(p‖q): the drafter's part
+    unfairness_u_tv: Value  #: U on the total variation 1 − α
+    floor_dominated: bool  #: CE and KL figures set by the log-q floor
     min_max_ratio: Value
     mean_speedup_after: Value
     mean_speedup_change: Value
@@ -52,18 +57,15 @@ class StrategyRow:
     worst_change: Value
 
 
-def _u_kl(run: RunData, groups: list[str]) -> Value:
-    """U on the groups' mean KL(p‖q): U with the target's own entropy removed.
-
-    ``D = H(p) + KL(p‖q)``, and H(p), the target's entropy, differs by
-    language whatever the drafter does; so U on D has a floor no drafter can
-    cross. This variance of the groups' KL is a point estimate (the metrics
-    carry intervals for each group's KL, not for their spread).
-    """
-    kl = [run.result.group(g).kl.estimate for g in groups]
-    kl = [k for k in kl if k is not None]
-    est = float(np.var(kl)) if len(kl) > 1 else None
-    return value(Estimate.of(est, None, None), 4)
+def _u_figures(d: Disparity | TaskDisparity) -> dict:
+    """U, its parts and U_TV of one scope, as the row's fields."""
+    return {
+        "unfairness_u": value(d.unfairness_u, 4),
+        "unfairness_u_entropy": value(d.unfairness_u_entropy, 4),
+        "unfairness_u_kl": value(d.unfairness_u_kl, 4),
+        "unfairness_u_tv": value(d.unfairness_u_tv, 4),
+        "floor_dominated": bool(d.floor_dominated),
+    }
 
 
 def _worst(run: RunData, groups: list[str]) -> str | None:
@@ -95,8 +97,7 @@ def _row(name: str, scope: str, c: Comparison, before: RunData) -> StrategyRow:
     return StrategyRow(
         strategy=name,
         scope=scope,
-        unfairness_u=value(d.unfairness_u, 4),
-        unfairness_u_kl=_u_kl(c.after, groups),
+        **_u_figures(d),
         min_max_ratio=value(d.speedup_min_max_ratio, 3),
         mean_speedup_after=value(Estimate.of(mean.after, None, None), 3, "×"),
         mean_speedup_change=_times(mean.ratio),
@@ -119,17 +120,16 @@ def _original_row(scope: str, before: RunData) -> StrategyRow:
     mean = sum(speeds) / len(speeds) if speeds else None
     none = Value("—", "", None)
     return StrategyRow(
-        "original",
-        scope,
-        value(d.unfairness_u, 4),
-        _u_kl(before, groups),
-        value(d.speedup_min_max_ratio, 3),
-        value(Estimate.of(mean, None, None), 3, "×"),
-        none,
-        None,
-        none,
-        _worst(before, groups),
-        none,
+        strategy="original",
+        scope=scope,
+        **_u_figures(d),
+        min_max_ratio=value(d.speedup_min_max_ratio, 3),
+        mean_speedup_after=value(Estimate.of(mean, None, None), 3, "×"),
+        mean_speedup_change=none,
+        reference_group=None,
+        reference_change=none,
+        worst_group=_worst(before, groups),
+        worst_change=none,
     )
 
 
@@ -152,17 +152,20 @@ def _cell(v: Value) -> str:
 def markdown_table(rows: dict[str, list[StrategyRow]]) -> str:
     """Render the summary as Markdown, one block of rows per scope."""
     head = (
-        "| scope | strategy | U | U on KL | min/max speed-up | mean speed-up | mean change | "
-        "reference change | worst group change |"
+        "| scope | strategy | U | Var(H) | U on KL | U on TV | min/max speed-up | mean speed-up "
+        "| mean change | reference change | worst group change |"
     )
-    lines = [head, "|" + "---|" * 9]
+    lines = [head, "|" + "---|" * 11]
     for scope, group in rows.items():
         for r in group:
             ref = f"{r.reference_group}: {_cell(r.reference_change)}" if r.reference_group else ""
             worst = f"{r.worst_group}: {_cell(r.worst_change)}" if r.worst_group else ""
+            # A floor-dominated U and its parts say nothing about the fit: flag them.
+            flag = " (floor)" if r.floor_dominated else ""
             lines.append(
-                f"| {scope} | {r.strategy} | {_cell(r.unfairness_u)} | {r.unfairness_u_kl.text} "
-                f"| {_cell(r.min_max_ratio)} "
+                f"| {scope} | {r.strategy} | {_cell(r.unfairness_u)}{flag} "
+                f"| {_cell(r.unfairness_u_entropy)}{flag} | {_cell(r.unfairness_u_kl)}{flag} "
+                f"| {_cell(r.unfairness_u_tv)} | {_cell(r.min_max_ratio)} "
                 f"| {r.mean_speedup_after.text} | {_cell(r.mean_speedup_change)} | {ref} "
                 f"| {worst} |"
             )

@@ -1,5 +1,7 @@
 """Interval modes, blocking rules and the four checks, on figures with known answers."""
 
+import dataclasses
+
 import pytest
 
 from specaudit.gate import (
@@ -188,6 +190,63 @@ def test_unfairness_across_all_groups_and_within_tasks():
         ("task story", Status.PASS),
         ("task translation", Status.FAIL),
     ]
+
+
+def _with_parts(metrics, *, floored=(), **parts):
+    return dataclasses.replace(
+        metrics,
+        disparity=dataclasses.replace(metrics.disparity, floor_dominated=floored, **parts),
+    )
+
+
+def test_u_on_kl_and_on_tv_are_gated_on_their_own_figures():
+    base = result(
+        [group("en/story", speedup=est(2, 1.9, 2.1)), group("sw/story", speedup=est(2, 1.9, 2.1))],
+        u=est(0.3, 0.2, 0.4),
+    )
+    metrics = _with_parts(
+        base, unfairness_u_kl=est(0.02, 0.01, 0.03), unfairness_u_tv=est(0.5, 0.4, 0.6)
+    )
+    rows = _checks(
+        [
+            {"metric": "max_unfairness_u", "threshold": 0.1},
+            {"metric": "max_unfairness_u_kl", "threshold": 0.1},
+            {"metric": "max_unfairness_u_tv", "threshold": 0.1},
+        ],
+        metrics,
+    )
+    assert [(r.check, r.status) for r in rows] == [
+        ("max_unfairness_u", Status.FAIL),  # U is mostly the target's own entropy here
+        ("max_unfairness_u_kl", Status.PASS),  # the drafter's part is small
+        ("max_unfairness_u_tv", Status.FAIL),
+    ]
+    # Metrics written before the parts existed cannot decide, and say why.
+    (old,) = _checks([{"metric": "max_unfairness_u_kl", "threshold": 0.1}], base)
+    assert old.status is Status.INCONCLUSIVE and "recompute" in old.explanation
+
+
+def test_floor_dominated_u_is_inconclusive_and_u_tv_decides():
+    base = result(
+        [group("en/story", speedup=est(2, 1.9, 2.1)), group("sw/story", speedup=est(2, 1.9, 2.1))],
+        u=est(0.01, 0.005, 0.02),
+    )
+    metrics = _with_parts(
+        base,
+        floored=("sw/story",),
+        unfairness_u_kl=est(0.01, 0.005, 0.02),
+        unfairness_u_tv=est(0.002, 0.001, 0.003),
+    )
+    rows = _checks(
+        [
+            {"metric": "max_unfairness_u", "threshold": 0.1},
+            {"metric": "max_unfairness_u_kl", "threshold": 0.1},
+            {"metric": "max_unfairness_u_tv", "threshold": 0.1},
+        ],
+        metrics,
+    )
+    assert [r.status for r in rows] == [Status.INCONCLUSIVE, Status.INCONCLUSIVE, Status.PASS]
+    assert "floor-dominated" in rows[0].explanation
+    assert "max_unfairness_u_tv" in rows[0].explanation
 
 
 def test_group_without_reference_is_inconclusive_not_skipped():

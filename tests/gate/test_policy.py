@@ -74,7 +74,8 @@ def test_filters_by_language_and_task(metrics):
             {"checks": [{"metric": "min_speedup_ration"}]},
             "unknown metric 'min_speedup_ration' (did you mean 'min_speedup_ratio'? allowed: "
             "min_speedup_ratio, max_unfairness_u, min_speedup, min_speedup_modelled, "
-            "max_acceptance_gap, min_non_degenerate_share)",
+            "max_acceptance_gap, min_non_degenerate_share, max_unfairness_u_kl, "
+            "max_unfairness_u_tv)",
         ),
         ({"check": []}, "policy: unknown field 'check' (did you mean 'checks'?"),
         ({"checks": []}, "checks: List should have at least 1 item"),

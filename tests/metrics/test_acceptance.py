@@ -26,7 +26,7 @@ def test_leviathan_estimate_counts_only_verified_drafts():
     # alpha = 0.5, gamma = 3: E[n] = 0.5 + 0.25 + 0.125, E[rejection] = 1 - 0.125
     accepted, rejections, drafted = 0.875, 0.875, 3.0
     assert acceptance_rate(accepted, rejections) == pytest.approx(0.5)
-    # The serving engines' rate reads 0.29 (method.md section 3).
+    # The serving engines' rate reads 0.29 (docs/method.md#acceptance).
     assert draft_acceptance_rate(accepted, drafted) == pytest.approx(0.2917, abs=1e-4)
 
 

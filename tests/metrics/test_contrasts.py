@@ -20,10 +20,17 @@ def test_contrast_figures_by_hand():
 def test_holm_matches_statsmodels_and_skips_untested():
     p = np.array([0.01, 0.04, np.nan, 0.03])
     expected = multipletests([0.01, 0.04, 0.03], method="holm")[1]
-    got = holm(p, significance=0.05)
+    got = holm(p)
     np.testing.assert_allclose(got[[0, 1, 3]], expected)
     assert np.isnan(got[2])
     np.testing.assert_allclose(expected, [0.03, 0.06, 0.06])
+    # Random families, with ties and adjusted values clipped at 1.
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 5, 12):
+        for _ in range(50):
+            q = rng.choice([0.001, 0.01, 0.02, 0.3, 0.9], size) * rng.uniform(0.5, 1.5, size)
+            q[rng.random(size) < 0.2] = 0.01  # ties
+            np.testing.assert_allclose(holm(q), multipletests(q, method="holm")[1])
 
 
 def _frames(parallel, n_other=20):

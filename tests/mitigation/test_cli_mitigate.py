@@ -95,6 +95,25 @@ def test_all_strategies_from_an_audit_run(tiny_dirs, split_prompts, tmp_path):
     assert 'data-plot="training-weights"' in scdf
     ngram = (out / "ngram" / "audit" / "comparison.html").read_text()
     assert 'data-section="training"' not in ngram
+    # Groups in training: (language, kind) where the data has kinds, languages for mono;
+    # every card reports the audit's U and its parts beside the objective's.
+    cards = {n: json.loads((out / n / "training_card.json").read_text()) for n in strategies[1:]}
+    assert all("/" in g for g in cards["scdf"]["data"]["groups"])
+    assert {g.split("/")[1] for g in cards["scdf"]["data"]["groups"]} == {"translation", "text"}
+    assert all(g.endswith("/translation") for g in cards["task"]["data"]["groups"])
+    assert all("/" not in g for g in cards["mono"]["data"]["groups"])
+    assert cards["mono"]["data"]["group_unit"].startswith("languages")
+    groups = cards["scdf"]["data"]["groups"]
+    assert set(cards["scdf"]["weights_over_time"][0]) == {"step", *groups}
+    for card in cards.values():
+        assert set(card["audit"]) == {"before", "after"}
+        assert "unfairness_u_kl" in card["audit"]["after"]
+        assert card["probe"]["after"]["unfairness_u_entropy"] is not None
+    mono_md = (out / "mono" / "TRAINING_CARD.md").read_text()
+    assert (
+        "The audit's U beside the objective's" in mono_md
+        and "weights and probes languages" in mono_md
+    )
 
 
 @pytest.mark.slow

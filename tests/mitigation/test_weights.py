@@ -1,11 +1,12 @@
-"""Shift-by-minimum weights, the EMA that stabilises them, and U."""
+"""Shift-by-minimum weights, the EMA that stabilises them, and the probes' U."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from specaudit.mitigation.weights import Ema, shift_by_minimum, unfairness, uniform_weights
+from specaudit.mitigation.probe import ProbeResult
+from specaudit.mitigation.weights import Ema, shift_by_minimum, uniform_weights
 
 
 def test_shift_by_minimum_is_nonnegative_zero_for_the_best_group_and_sums_to_one():
@@ -28,10 +29,18 @@ def test_shift_by_minimum_refuses_bad_input(bad):
         shift_by_minimum(bad)
 
 
-def test_unfairness_is_the_population_variance():
-    d = [1.0, 2.0, 4.0]
-    assert unfairness(d) == pytest.approx(np.var(d))
-    assert unfairness([2.0, 2.0]) == 0.0
+def test_probe_u_is_the_audits_u_and_decomposes():
+    # H = 1, 2, 4 and KL = 0.5, 0.5, 0.2: D = 1.5, 2.5, 4.2.
+    probe = ProbeResult(cross_entropy=(1.5, 2.5, 4.2), kl=(0.5, 0.5, 0.2), alpha=(0.9, 0.7, 0.5))
+    assert probe.unfairness_u == pytest.approx(np.var([1.5, 2.5, 4.2]))
+    assert probe.unfairness_u_kl == pytest.approx(np.var([0.5, 0.5, 0.2]))
+    assert probe.unfairness_u_entropy == pytest.approx(np.var([1.0, 2.0, 4.0]))
+    assert probe.unfairness_u_tv == pytest.approx(np.var([0.1, 0.3, 0.5]))
+    cov = np.mean((np.array([1.0, 2.0, 4.0]) - 7 / 3) * (np.array([0.5, 0.5, 0.2]) - 0.4))
+    assert probe.unfairness_u == pytest.approx(
+        probe.unfairness_u_entropy + probe.unfairness_u_kl + 2 * cov
+    )
+    assert ProbeResult((2.0, 2.0), (0.1, 0.1), (0.5, 0.5)).unfairness_u == 0.0
 
 
 def test_ema_starts_at_the_first_estimate_and_keeps_unobserved_groups():

@@ -54,12 +54,20 @@ def test_the_improved_languages_improve_and_the_reference_does_not(comparison):
     by_group = {g.group: g for g in comparison.groups}
     sw = by_group["sw/translation"].acceptance_diff
     assert sw.estimate > 0 and sw.ci_low > 0  # acceptance raised by the shift
+    # The fixture improves Swahili: its speed-up ratio (after / before) and its
+    # whole interval lie above 1, in both tasks.
+    for task in ("translation", "story"):
+        ratio = by_group[f"sw/{task}"].speedup_ratio
+        assert ratio.estimate > 1.0 and ratio.ci_low > 1.0, (task, ratio)
     en = by_group["en/translation"]
     assert en.acceptance_diff.ci_low <= 0.0 <= en.acceptance_diff.ci_high
     # The shift raises sw's acceptance, so its speed-up must rise, demonstrably.
     sw_speedup = by_group["sw/translation"].speedup_ratio
     assert sw_speedup.estimate > 1.0 and sw_speedup.ci_low > 1.0
     assert en.speedup_ratio.ci_low <= 1.0 <= en.speedup_ratio.ci_high
+    u_after = comparison.after.result.disparity.unfairness_u.estimate
+    u_before = comparison.before.result.disparity.unfairness_u.estimate
+    assert comparison.u_change == pytest.approx(u_after / u_before - 1.0)
     assert comparison.mean_speedup.ratio.estimate > 1.0
     assert comparison.best_served.groups  # top quarter by speed-up before
 

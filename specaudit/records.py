@@ -9,7 +9,7 @@ metrics (which read them as plain dicts) share it.
 
 Versions: 1 had no per-forward plain timings and one timing per prompt;
 2 adds ``plain_step_times_s``, ``timing_attempts`` and ``timing_chosen``
-(re-timing and repeats, see the timing section of ``docs/method.md``).
+(re-timing and repeats, see ``docs/method.md#timing``).
 Version-1 lines still load everywhere; their timing health reads as unknown.
 
 Field reference (per prompt)
@@ -42,7 +42,7 @@ Field reference (per prompt)
 ``draft_forward_s``, ``target_forward_s``
     Mean wall time of one drafter forward (one drafted token, cache in use)
     and of one target forward in plain decoding (one token). Their ratio is
-    the forward-cost ratio c of method.md section 4.
+    the forward-cost ratio c of docs/method.md#speedup.
 ``c``
     ``draft_forward_s / target_forward_s``, this prompt's measured
     forward-cost ratio (0 for an n-gram drafter that never ran).
@@ -97,7 +97,7 @@ Field reference (per step)
     Accept flag of each *verified* draft position, i.e. positions
     1..accepted+rejected: ``True`` for accepted drafts, ``False`` for the
     first rejected one. Drafts after the first rejection were never verified
-    (method.md section 3) and have no entry.
+    (docs/method.md#acceptance) and have no entry.
 ``alpha``, ``cross_entropy``, ``kl``
     Per verified position (aligned with ``position_accepted``): the
     distributional acceptance sum_x min(p, q), the cross-entropy

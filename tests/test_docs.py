@@ -159,10 +159,15 @@ def slugify(heading: str) -> str:
 
 
 def anchors(text: str) -> set[str]:
-    """Heading anchors of a page, with toc's ``_1``, ``_2`` for repeated headings."""
+    """Heading anchors of a page, with toc's ``_1``, ``_2`` for repeated headings.
+
+    Explicit anchors (``<a id="name"></a>``, which method.md gives each section
+    so that code can cite it by a stable name) count too.
+    """
     prose, _ = split_code(text)
     seen: set[str] = set()
     for line in prose:
+        seen.update(re.findall(r'<a id="([^"]+)"></a>', line))
         match = HEADING.match(line)
         if not match:
             continue

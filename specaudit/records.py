@@ -249,7 +249,9 @@ class PromptRecord:
                 f"{', '.join(map(str, READABLE_VERSIONS))}); re-run the audit with this version"
             )
         names = {f.name for f in fields(cls)}
-        required = {f.name for f in fields(cls) if f.default is MISSING}
+        required = {
+            f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+        }
         missing = sorted(required - data.keys())
         if missing:
             raise ValueError(f"record lacks fields: {', '.join(missing)}")

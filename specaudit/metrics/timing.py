@@ -26,7 +26,7 @@ the work, but a stall can no longer decide it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -406,6 +406,10 @@ def timing_assessment(records: Sequence[Mapping[str, Any]]) -> TimingAssessment:
     ]
     plain, spec = table["plain_s"].to_numpy(float), table["spec_s"].to_numpy(float)
     flags = flag_outliers(keys, plain, plain_model, spec, spec_model)
+    # Version-1 records were written without re-timing or attempts; their
+    # figures stay what they always were (measured times), judged "unknown".
+    timed = np.array([bool(r.get("timing_attempts")) for r in records], dtype=bool)
+    flags = replace(flags, plain=flags.plain & timed, spec=flags.spec & timed)
     return TimingAssessment(
         models=models,
         flags=flags,

@@ -48,7 +48,15 @@ def test_json_round_trip(result):
 
 def test_metrics_json_layout(result):
     data = result.to_dict()
-    assert list(data) == ["schema_version", "settings", "n_prompts", "groups", "disparity", "notes"]
+    assert list(data) == [
+        "schema_version",
+        "settings",
+        "n_prompts",
+        "groups",
+        "disparity",
+        "timing",
+        "notes",
+    ]
     assert data["schema_version"] == SCHEMA_VERSION
     assert data["settings"]["gamma"] == 4 and data["settings"]["n_boot"] == 200
     group = data["groups"][0]

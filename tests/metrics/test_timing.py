@@ -146,6 +146,9 @@ def test_timing_section_round_trips_and_v1_reads_unknown():
     v1 = compute_metrics(old, n_boot=200)
     assert v1.timing.verdict == "unknown"
     assert v1.group("en/story").speedup_modelled.estimate is not None
+    # Version-1 figures stay what they were: measured times, never replaced.
+    for g in v1.groups:
+        assert g.speedup.estimate == g.speedup_raw.estimate
 
 
 def test_timing_assessment_is_in_records_order():

@@ -21,6 +21,7 @@ from specaudit.cli_common import (
     write_report,
 )
 from specaudit.cli_mitigate import mitigate
+from specaudit.cli_tune import tune
 from specaudit.errors import UserInputError
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app = typer.Typer(
 ngram_app = typer.Typer(add_completion=False, help="Build n-gram drafters.")
 app.add_typer(ngram_app, name="ngram")
 app.command()(mitigate)
+app.command()(tune)
 prompts_app = typer.Typer(add_completion=False, help="Inspect and validate prompt sets.")
 app.add_typer(prompts_app, name="prompts")
 
@@ -64,6 +66,10 @@ def run(
         int | None, typer.Option("--n-prompts", help="Prompts per (language, task) group.")
     ] = None,
     gamma: Annotated[int | None, typer.Option(help="Draft length per step.")] = None,
+    routing: Annotated[
+        Path | None,
+        typer.Option(help="Routing file from `specaudit tune`: a drafter and gamma per group."),
+    ] = None,
     mode: Annotated[str | None, typer.Option(help="greedy or sampling.")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
     top_k: Annotated[int | None, typer.Option("--top-k", help="Sampling top-k (0: off).")] = None,
@@ -156,6 +162,7 @@ def run(
         "split": split,
         "n_prompts": n_prompts,
         "gamma": gamma,
+        "routing": str(routing) if routing is not None else None,
         "mode": mode,
         "temperature": temperature,
         "top_k": top_k,

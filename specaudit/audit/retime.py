@@ -14,7 +14,7 @@ re-timings it still lacks.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -65,6 +65,7 @@ def retime_outliers(
     device,
     report: Callable[[str], None] = print,
     before_first: Callable[[], None] = lambda: None,
+    engines: Mapping[str, SpeculativeEngine] | None = None,
 ) -> RetimeSummary:
     """Re-time this process's outlier prompts in ``run_dir``.
 
@@ -87,6 +88,8 @@ def retime_outliers(
     before_first : callable
         Called once before the first re-timing (e.g. an untimed warm-up when
         a resumed run decoded nothing in this process).
+    engines : mapping, optional
+        Prompt id to its own engine (a routed run); ``engine`` otherwise.
     """
     raw = run_dir.read_records()
     if max_attempts < 1 or not raw:
@@ -124,7 +127,7 @@ def retime_outliers(
                 ),
             )
             record, agreed, made = _retime(
-                engine,
+                engines.get(record.id, engine) if engines else engine,
                 decoding,
                 record,
                 fence,

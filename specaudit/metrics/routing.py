@@ -120,7 +120,8 @@ class RoutingTable:
         if self.tune:
             data["tune"] = self.tune
         head = "# specaudit routing table: audit it with `specaudit run --routing FILE`\n"
-        return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
+        return head + body
 
 
 def _route(value: Any, where: str, drafters: Mapping[str, Any]) -> Route:

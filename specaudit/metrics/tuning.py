@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from specaudit.metrics.bootstrap import bootstrap_intervals
-from specaudit.metrics.costmodel import UNKNOWN_DEVICE, fit_cost_models
+from specaudit.metrics.costmodel import cost_key, fit_cost_models
 
 __all__ = [
     "GAMMAS",
@@ -228,7 +228,7 @@ def _prompt_costs(records: Sequence[Mapping[str, Any]], max_new_tokens: int) -> 
     n = len(records)
     fields = {k: np.zeros(n) for k in ("plain", "prefill", "step", "draft", "scale")}
     for p, r in enumerate(records):
-        m = models[r.get("device_name") or UNKNOWN_DEVICE]
+        m = models[cost_key(r)]
         length = len(r.get("prompt_ids") or ())
         plain_ids = r.get("baseline_output_ids")
         plain_tokens = len(plain_ids if plain_ids is not None else r["output_ids"])

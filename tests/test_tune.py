@@ -226,7 +226,9 @@ def test_routed_demo_run_is_lossless_and_names_each_prompts_setting(tmp_path):
         if r["drafter"] == "neural":
             assert max(drafted) == 2
     env = json.loads((out / "environment.json").read_text())
-    assert set(env["models"]["drafter"]["routed"]) == {"neural", "ngram", "none"}
+    assert {"drafter neural", "drafter ngram", "drafter none"} <= set(env["models"])
+    assert env["models"]["drafter neural"]["parameters"] > 0
+    assert env["models"]["drafter ngram"]["kind"] == "ngram"
     assert (out / "routing.yaml").is_file()
     html = (out / "report.html").read_text()
     assert 'id="tuning"' in html and "ngram γ=4" in html and "Median |predicted" in html

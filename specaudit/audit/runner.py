@@ -362,7 +362,7 @@ def _audit(
             vocab_size=int(target.model.config.get_text_config().vocab_size),
             device=device,
         )
-        drafter_info = {"spec": f"routing:{config.routing}", "routed": routed_facts}
+        drafter_info = {"spec": f"routing:{config.routing}", "routed": ", ".join(routed_facts)}
     else:
         drafter, drafter_info = _load_drafter(drafter_spec, config, target, device, dtype)
     # Every shard checks every prompt, so bad input stops all of them alike.
@@ -390,6 +390,8 @@ def _audit(
         run_dir.write_plan(plan)
     environment = collect_environment(device=device, dtype=dtype, seed=config.seed)
     environment["models"] = {"target": target.info, "drafter": drafter_info}
+    if routing is not None:  # each routed drafter under its own role
+        environment["models"].update({f"drafter {k}": v for k, v in routed_facts.items()})
     if placement.shard is not None:
         environment["shard"] = {
             "index": placement.shard.index,

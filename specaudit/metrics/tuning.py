@@ -170,16 +170,16 @@ def rate_profile(counts: np.ndarray, n_positions: int) -> np.ndarray:
 
 
 def step_expectations(
-    rates: np.ndarray, gamma: int, n_max: int, *, budget: bool
+    rates: np.ndarray, gamma: int | Sequence[int], n_max: int, *, budget: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the expected steps and proposed drafts to emit r tokens, r = 0..n_max.
 
     Parameters
     ----------
-    rates : ndarray, shape (..., 3, >= gamma)
+    rates : ndarray, shape (..., 3, >= max gamma)
         :func:`rate_profile` output.
-    gamma : int
-        Draft length.
+    gamma : int or sequence of int
+        Draft length(s); several are computed in one pass.
     n_max : int
         Largest token count wanted.
     budget : bool
@@ -190,23 +190,38 @@ def step_expectations(
     Returns
     -------
     steps, drafted : ndarray, shape (..., n_max + 1)
+        With a sequence of gammas, a leading axis runs over them.
     """
-    e, d, a = rates[..., 0, :gamma], rates[..., 1, :gamma], rates[..., 2, :gamma]
+    gammas = np.atleast_1d(np.asarray(gamma, dtype=int))
+    top = int(gammas.max())
+    e, d, a = rates[..., 0, :top], rates[..., 1, :top], rates[..., 2, :top]
     batch = rates.shape[:-2]
     ones = np.ones((*batch, 1))
-    reach = np.concatenate([ones, np.cumprod(d * a, axis=-1)], axis=-1)  # P(A >= i), i=0..g
+    # P(A >= i) and E[proposed drafts | i requested], i = 0..top.
+    reach = np.concatenate([ones, np.cumprod(d * a, axis=-1)], axis=-1)
     proposed = np.concatenate([0 * ones, np.cumsum(np.cumprod(e, axis=-1), axis=-1)], axis=-1)
-    steps = np.zeros((*batch, n_max + 1))
-    drafted = np.zeros((*batch, n_max + 1))
+    reach = np.moveaxis(reach, -1, 0)  # (top + 1, *batch)
+    proposed = np.moveaxis(proposed, -1, 0)
+    shape = (len(gammas), *([1] * len(batch)))
+    steps = np.zeros((n_max + 1, len(gammas), *batch))
+    drafted = np.zeros((n_max + 1, len(gammas), *batch))
     for r in range(1, n_max + 1):
-        k = min(gamma, r - 1) if budget else gamma
-        s, dr = np.ones(batch), proposed[..., k].copy()
-        for n_acc in range(k + 1):
-            p = reach[..., n_acc] - (reach[..., n_acc + 1] if n_acc < k else 0.0)
+        k = np.minimum(gammas, r - 1) if budget else gammas
+        kk = k.reshape(shape)
+        s = np.ones((len(gammas), *batch))
+        dr = proposed[k].copy()
+        for n_acc in range(int(k.max()) + 1):
+            # P(A = n_acc) for a step requesting k drafts (A = k when all are accepted).
+            after = reach[n_acc + 1] if n_acc < top else 0.0
+            p = np.where(n_acc < kk, reach[n_acc] - after, reach[n_acc])
+            p = np.where(n_acc <= kk, p, 0.0)
             left = max(r - n_acc - 1, 0)
-            s = s + p * steps[..., left]
-            dr = dr + p * drafted[..., left]
-        steps[..., r], drafted[..., r] = s, dr
+            s += p * steps[left]
+            dr += p * drafted[left]
+        steps[r], drafted[r] = s, dr
+    steps, drafted = np.moveaxis(steps, 0, -1), np.moveaxis(drafted, 0, -1)
+    if np.ndim(gamma) == 0:
+        return steps[0], drafted[0]
     return steps, drafted
 
 
@@ -266,23 +281,22 @@ def _statistic(counts: np.ndarray, costs: _PromptCosts, gammas: Sequence[int]):
         tokens = costs.n_tokens[rows]
         budget = costs.budget[rows]
         plain = costs.plain_s[rows].sum(axis=-1)
-        out = []
-        for gamma in gammas:
-            steps_b, drafted_b = step_expectations(rates, gamma, n_max, budget=True)
-            steps = np.take_along_axis(steps_b, tokens, axis=-1)
-            drafted = np.take_along_axis(drafted_b, tokens, axis=-1)
-            if any_free:
-                steps_f, drafted_f = step_expectations(rates, gamma, n_max, budget=False)
-                steps = np.where(budget, steps, np.take_along_axis(steps_f, tokens, axis=-1))
-                drafted = np.where(budget, drafted, np.take_along_axis(drafted_f, tokens, axis=-1))
-            spec = costs.scale[rows] * (
-                costs.prefill_s[rows]
-                + steps * costs.per_step_s[rows]
-                + drafted * costs.per_draft_s[rows]
-            )
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out.append(plain / spec.sum(axis=-1))
-        return np.stack(out)
+        # (gammas, ..., n_max + 1) tables, read at each prompt's token count.
+        at = np.broadcast_to(tokens, (len(gammas), *tokens.shape))
+        steps_b, drafted_b = step_expectations(rates, list(gammas), n_max, budget=True)
+        steps = np.take_along_axis(steps_b, at, axis=-1)
+        drafted = np.take_along_axis(drafted_b, at, axis=-1)
+        if any_free:
+            steps_f, drafted_f = step_expectations(rates, list(gammas), n_max, budget=False)
+            steps = np.where(budget, steps, np.take_along_axis(steps_f, at, axis=-1))
+            drafted = np.where(budget, drafted, np.take_along_axis(drafted_f, at, axis=-1))
+        spec = costs.scale[rows] * (
+            costs.prefill_s[rows]
+            + steps * costs.per_step_s[rows]
+            + drafted * costs.per_draft_s[rows]
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return plain / spec.sum(axis=-1)
 
     return statistic
 

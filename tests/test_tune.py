@@ -195,8 +195,6 @@ def test_routed_demo_run_is_lossless_and_names_each_prompts_setting(tmp_path):
         app,
         [
             "run",
-            "--target",
-            str(TARGET),
             "--routing",
             str(routing),
             "--languages",

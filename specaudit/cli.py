@@ -22,6 +22,7 @@ from specaudit.cli_common import (
 )
 from specaudit.cli_config import config_overrides, config_parameters
 from specaudit.cli_mitigate import mitigate
+from specaudit.cli_tune import tune
 from specaudit.errors import UserInputError
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app = typer.Typer(
 ngram_app = typer.Typer(add_completion=False, help="Build n-gram drafters.")
 app.add_typer(ngram_app, name="ngram")
 app.command()(mitigate)
+app.command()(tune)
 prompts_app = typer.Typer(add_completion=False, help="Inspect and validate prompt sets.")
 app.add_typer(prompts_app, name="prompts")
 

@@ -76,6 +76,12 @@ Field reference (per prompt)
     ``cpu (<CPU model>)``. Shards of one run can differ; metrics then note
     that groups were timed on different hardware. Optional when reading, like
     ``reference``.
+``drafter``, ``gamma``
+    Routed runs only (``specaudit run --routing``): the name, in the routing
+    file, of the drafter that decoded this prompt (``"none"`` for no
+    speculation) and its draft length (0 for none). ``None`` in other runs,
+    whose one drafter and gamma are in ``config.yaml``. Optional when
+    reading; adding them changed no version.
 
 Field reference (per step)
 --------------------------
@@ -222,6 +228,9 @@ class PromptRecord:
     # Added after RECORD_VERSION 1 shipped; a default keeps older lines readable.
     reference: str | None = None
     device_name: str | None = None
+    # Routed runs only (``run --routing``); optional, so the version is unchanged.
+    drafter: str | None = None
+    gamma: int | None = None
     # Added in RECORD_VERSION 2 (None / empty in version-1 lines).
     plain_step_times_s: list[float] | None = None
     timing_attempts: list[TimingAttempt] = field(default_factory=list)

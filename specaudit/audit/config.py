@@ -42,6 +42,7 @@ class RunConfig(BaseModel):
 
     # Decoding.
     gamma: int = Field(4, ge=1)  #: draft length per step
+    routing: str | None = None  #: routing file: a drafter and gamma per group (`specaudit tune`)
     mode: Literal["greedy", "sampling"] = "greedy"  #: greedy runs are checked for losslessness
     temperature: float = Field(1.0, gt=0)  #: sampling only
     top_k: int = Field(0, ge=0)  #: sampling only; 0 disables
@@ -62,6 +63,12 @@ class RunConfig(BaseModel):
     def _chat_needs_template(self) -> RunConfig:
         if self.system_prompt is not None and not self.chat_template:
             raise ValueError("system_prompt needs chat_template: true")
+        return self
+
+    @model_validator(mode="after")
+    def _routing_names_drafters(self) -> RunConfig:
+        if self.routing is not None and self.drafter is not None:
+            raise ValueError("routing names the drafters; drop drafter (or routing)")
         return self
 
 

@@ -16,7 +16,7 @@ attempts it had, and is not judged twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -68,6 +68,7 @@ def retime_outliers(
     device,
     report: Callable[[str], None] = print,
     before_first: Callable[[], None] = lambda: None,
+    engines: Mapping[str, SpeculativeEngine] | None = None,
 ) -> RetimeSummary:
     """Re-time this process's outlier prompts in ``run_dir``.
 
@@ -90,6 +91,8 @@ def retime_outliers(
     before_first : callable
         Called once before the first re-timing (e.g. an untimed warm-up when
         a resumed run decoded nothing in this process).
+    engines : mapping, optional
+        Prompt id to its own engine (a routed run); ``engine`` otherwise.
     """
     raw = run_dir.read_records()
     if max_attempts < 1 or not raw:
@@ -127,7 +130,7 @@ def retime_outliers(
                 ),
             )
             record, agreed, made = _retime(
-                engine,
+                engines.get(record.id, engine) if engines else engine,
                 decoding,
                 record,
                 fence,

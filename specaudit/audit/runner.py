@@ -31,6 +31,7 @@ from specaudit.audit.loading import (
 from specaudit.audit.ngram import NGramModel
 from specaudit.audit.prompts import Prompt, builtin_prompt_dir, load_prompts, select_prompts
 from specaudit.audit.retime import RetimeSummary, retime_outliers
+from specaudit.audit.routed import Setting, build_settings, read_routing
 from specaudit.audit.rundir import MergeSummary, RunDir
 from specaudit.audit.sampling import Decoding, TokenSampler
 from specaudit.audit.shard import ShardPlan, ShardSpec, Strategy
@@ -74,7 +75,14 @@ def builtin_pair() -> tuple[Path, Path]:
     return root / "target", root / "drafter"
 
 
-def _resolve_models(config: RunConfig) -> tuple[str, str]:
+def _resolve_models(config: RunConfig) -> tuple[str, str | None]:
+    if config.routing is not None:  # the routing file names the drafters
+        if config.target is not None:
+            return config.target, None
+        target, _ = builtin_pair()
+        if not target.exists():
+            raise UserInputError("this install has no built-in demo pair; pass --target")
+        return str(target), None
     check_model_pair(config)
     if config.target is not None:
         return config.target, config.drafter
@@ -85,9 +93,17 @@ def _resolve_models(config: RunConfig) -> tuple[str, str]:
 
 
 def _load_drafter(
-    spec: str, config: RunConfig, target: LoadedModel, device, dtype
+    spec: str | None, config: RunConfig, target: LoadedModel, device, dtype
 ) -> tuple[Drafter, dict]:
     vocab_size = int(target.model.config.get_text_config().vocab_size)
+    if spec is None:  # a routing file's null: the built-in drafter
+        drafter = builtin_pair()[1]
+        if config.target is not None or not drafter.exists():
+            raise UserInputError(
+                "the routing file gives a drafter as null (the built-in drafter), which "
+                "only pairs with the built-in target; give its path or hub id"
+            )
+        spec = str(drafter)
     if spec.startswith(NGRAM_PREFIX):
         path = Path(spec[len(NGRAM_PREFIX) :])
         if not path.is_file():
@@ -161,8 +177,11 @@ def _decode_prompt(
     index: int,
     device,
     tokenizer,
+    setting: Setting | None = None,
 ) -> PromptRecord:
     """Decode one prompt both ways ``config.repeats`` times and build its record.
+
+    ``setting`` (routed runs) names the drafter and gamma the record carries.
 
     Each decode's chosen timing is the median over the repeats (see
     :func:`~specaudit.audit.attempts.choose_median`); every attempt stays in
@@ -217,6 +236,8 @@ def _decode_prompt(
         seed=derive_seed(config.seed, prompt.id, "spec"),
         reference=prompt.reference,
         device_name=device_label(device),
+        drafter=setting.drafter if setting is not None else None,
+        gamma=setting.gamma if setting is not None else None,
         timing_attempts=attempts,
     )
     return apply_choice(
@@ -317,6 +338,8 @@ def _audit(
         n_per_group=config.n_prompts,
     )
 
+    # A bad routing file must fail before any model is loaded.
+    routing = read_routing(config.routing, (p.group for p in selection)) if config.routing else None
     target_spec, drafter_spec = _resolve_models(config)
     target = load_causal_lm(
         target_spec,
@@ -326,17 +349,33 @@ def _audit(
         trust_remote_code=config.trust_remote_code,
         allow_pickle=config.allow_pickle,
     )
-    drafter, drafter_info = _load_drafter(drafter_spec, config, target, device, dtype)
+    eos_ids = eos_token_ids(target.model, target.tokenizer)
+    settings: dict[str, Setting] | None = None
+    if routing is not None:
+        settings, routed_facts = build_settings(
+            *routing,
+            lambda spec: _load_drafter(spec, config, target, device, dtype),
+            lambda d, g: _engine(target, d, g, eos_ids, config),
+            vocab_size=int(target.model.config.get_text_config().vocab_size),
+            device=device,
+        )
+        drafter_info = {"spec": f"routing:{config.routing}", "routed": ", ".join(routed_facts)}
+    else:
+        drafter, drafter_info = _load_drafter(drafter_spec, config, target, device, dtype)
     # Every shard checks every prompt, so bad input stops all of them alike.
     encoded = [(p, encode(target.tokenizer, p, config)) for p in selection]
-    _check_lengths(
-        encoded,
-        {
-            "target": context_length(target.model),
-            "drafter": drafter.context_length,
-        },
-        config.max_new_tokens,
-    )
+    limit = context_length(target.model)
+    if settings is None:
+        _check_lengths(
+            encoded, {"target": limit, "drafter": drafter.context_length}, config.max_new_tokens
+        )
+    else:  # each prompt against its own group's drafter
+        for setting in dict.fromkeys(settings.values()):
+            _check_lengths(
+                [(p, ids) for p, ids in encoded if settings[_key(p)] is setting],
+                {"target": limit, "drafter": setting.engine.drafter.context_length},
+                config.max_new_tokens,
+            )
 
     run_dir, plan = _open_run_dir(out, config, placement, selection, shard_by, resume=resume)
     done = run_dir.start(
@@ -348,6 +387,8 @@ def _audit(
         run_dir.write_plan(plan)
     environment = collect_environment(device=device, dtype=dtype, seed=config.seed)
     environment["models"] = {"target": target.info, "drafter": drafter_info}
+    if routing is not None:  # each routed drafter under its own role
+        environment["models"].update({f"drafter {k}": v for k, v in routed_facts.items()})
     if placement.shard is not None:
         environment["shard"] = {
             "index": placement.shard.index,
@@ -356,6 +397,10 @@ def _audit(
             "launcher": "accelerate/torchrun" if placement.launched else "--shard",
         }
     run_dir.write_environment(environment)
+    if config.routing is not None:  # the report compares its predictions with the run
+        (run_dir.path / "routing.yaml").write_text(
+            Path(config.routing).read_text(encoding="utf-8"), encoding="utf-8"
+        )
 
     # The global index i keeps each prompt's decode order (see _decode_prompt)
     # the same as in a single-process run.
@@ -366,15 +411,15 @@ def _audit(
     ]
     todo = [(i, p, ids) for i, p, ids in mine if p.id not in done]
     decoding = Decoding(config.mode, config.temperature, config.top_k, config.top_p)
-    engine = SpeculativeEngine(
-        target.model,
-        drafter,
-        gamma=config.gamma,
-        eos_ids=eos_token_ids(target.model, target.tokenizer),
-        divergence_temperature=config.divergence_temperature,
-    )
+    if settings is None:
+        engine = _engine(target, drafter, config.gamma, eos_ids, config)
+        engines = None
+    else:
+        engine = next(iter(settings.values())).engine
+        engines = {p.id: settings[_key(p)].engine for _, p, _ in mine}
     if todo:
-        _warm_up(engine, decoding, todo[0][2], config)
+        for warm in dict.fromkeys(engines.values()) if engines else [engine]:
+            _warm_up(warm, decoding, todo[0][2], config)
     show = progress and (placement.shard is None or _is_local_main())
     n_new, n_not_lossless = _decode_all(
         engine,
@@ -386,6 +431,7 @@ def _audit(
         target.tokenizer,
         total=len(mine),
         progress=show,
+        settings=settings,
     )
 
     retimed = retime_outliers(
@@ -401,6 +447,7 @@ def _audit(
         before_first=(lambda: None)
         if todo
         else (lambda: _warm_up(engine, decoding, mine[0][2], config)),
+        engines=engines,
     )
 
     merged = None
@@ -417,6 +464,23 @@ def _audit(
         merged=merged,
         retimed=retimed,
     )
+
+
+def _engine(
+    target: LoadedModel, drafter: Drafter, gamma: int, eos_ids: set[int], config: RunConfig
+) -> SpeculativeEngine:
+    return SpeculativeEngine(
+        target.model,
+        drafter,
+        gamma=gamma,
+        eos_ids=eos_ids,
+        divergence_temperature=config.divergence_temperature,
+    )
+
+
+def _key(prompt: Prompt) -> str:
+    """Return a prompt's group as routing files name it."""
+    return f"{prompt.language}/{prompt.task}"
 
 
 def _silent(_: str) -> None:
@@ -465,8 +529,12 @@ def _decode_all(
     *,
     total: int,
     progress: bool,
+    settings: dict[str, Setting] | None = None,
 ) -> tuple[int, int]:
-    """Decode and append each prompt of ``todo``; return (new, not lossless) counts."""
+    """Decode and append each prompt of ``todo``; return (new, not lossless) counts.
+
+    ``settings`` (routed runs) gives each group's engine in place of ``engine``.
+    """
     n_not_lossless, n_new = 0, 0
     bar = tqdm(
         total=total,
@@ -478,7 +546,18 @@ def _decode_all(
     tokens, spec_seconds = 0, 0.0
     try:
         for index, prompt, ids in todo:
-            record = _decode_prompt(engine, decoding, config, prompt, ids, index, device, tokenizer)
+            setting = settings[_key(prompt)] if settings is not None else None
+            record = _decode_prompt(
+                setting.engine if setting is not None else engine,
+                decoding,
+                config,
+                prompt,
+                ids,
+                index,
+                device,
+                tokenizer,
+                setting,
+            )
             run_dir.append(record)
             n_new += 1
             tokens += len(record.output_ids)

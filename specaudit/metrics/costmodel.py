@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["CostModel", "fit_cost_models", "modelled_times", "timing_table"]
+__all__ = ["CostModel", "cost_key", "fit_cost_models", "modelled_times", "timing_table"]
 
 #: Observations away from the commonest x that a median regression needs for a slope.
 _MIN_PER_X = 5
@@ -144,10 +144,23 @@ class CostModel:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
 
+def cost_key(record: Mapping[str, Any]) -> str:
+    """Which cost model prices ``record``: its device, and in a routed run its setting.
+
+    A routed run (``run --routing``) decodes groups with different drafters
+    and draft lengths, whose drafting costs differ by orders of magnitude (a
+    neural drafter against an n-gram table), so each setting gets its own fit.
+    """
+    device = record.get("device_name") or UNKNOWN_DEVICE
+    if record.get("drafter") is None:
+        return device
+    return f"{device} · {record['drafter']} γ={record.get('gamma')}"
+
+
 def timing_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per prompt with what the cost model reads, in ``records`` order.
 
-    Columns: ``device``, ``prompt_tokens``, ``plain_tokens``, ``n_steps``,
+    Columns: ``device`` (the :func:`cost_key`), ``prompt_tokens``, ``plain_tokens``, ``n_steps``,
     ``drafted``, ``plain_s``, ``plain_prefill_s``, ``spec_s``,
     ``spec_prefill_s``, ``plain_steps_s`` (the summed timed plain steps, NaN
     in version 1) and ``spec_steps_s`` (summed draft and verify times).
@@ -159,7 +172,7 @@ def timing_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         plain_ids = r.get("baseline_output_ids")
         rows.append(
             (
-                r.get("device_name") or UNKNOWN_DEVICE,
+                cost_key(r),
                 len(r.get("prompt_ids") or ()),
                 len(plain_ids if plain_ids is not None else r["output_ids"]),
                 len(steps),

@@ -132,6 +132,7 @@ def render_report(
     """
     from specaudit.reports.plots import run_plots
     from specaudit.reports.quality_plots import acceptance_quality_plot
+    from specaudit.reports.tuning import tuning_view
 
     run = load_run(run_dir)
     path = _out_path(run.run_dir, out)
@@ -142,6 +143,7 @@ def render_report(
         ctx=context,
         plots=run_plots(run.result),
         quality_plot=acceptance_quality_plot(run.result),
+        tuning=tuning_view(run.run_dir, run.result),
         links=_links(run.run_dir, path),
     )
     return write_atomic(path, text)

@@ -113,7 +113,9 @@ def main() -> None:
     print(f"largest modelled/headline gap, quiet run: {max(gaps):.1%}")
     for name, result in (("quiet", quiet), ("noisy", noisy)):
         print(f"{name}: worst group {result.disparity.worst_group}; {result.timing.summary()}")
-    failing = {name: _failing(r, args.out / name) for name, r in (("quiet", quiet), ("noisy", noisy))}
+    failing = {
+        name: _failing(r, args.out / name) for name, r in (("quiet", quiet), ("noisy", noisy))
+    }
     print(f"example policy, quiet run: {len(failing['quiet'])} rows not passing")
     for row in failing["quiet"]:
         print(f"  {row}")

@@ -34,6 +34,7 @@ so the modelled speed-up cannot be moved by a stalled prompt.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -211,7 +212,11 @@ def _median_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     from statsmodels.regression.quantile_regression import QuantReg
 
     design = np.column_stack([np.ones_like(x, dtype=float), x.astype(float)])
-    fit = QuantReg(y, design).fit(q=0.5, max_iter=2000)
+    with warnings.catch_warnings():
+        # The fit also estimates a bandwidth for standard errors, which divides
+        # by zero on tied residuals; the coefficients, all we use, are sound.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit = QuantReg(y, design).fit(q=0.5, max_iter=2000)
     a, b = (float(v) for v in fit.params)
     return a, b
 

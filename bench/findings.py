@@ -26,9 +26,10 @@ import argparse
 import datetime as dt
 import json
 import platform
-import subprocess
 import sys
 from pathlib import Path
+
+from mitigation import run_all_strategies
 
 from specaudit.metrics import Estimate, MetricsResult
 from specaudit.reports import compare_runs, load_run
@@ -150,19 +151,7 @@ def main() -> int:
     parser.add_argument("--render-only", action="store_true", help="only re-read a finished run")
     args = parser.parse_args()
     if not args.render_only:
-        cmd = [
-            "specaudit",
-            "mitigate",
-            "--strategy",
-            "all",
-            "--out",
-            str(args.out),
-            "--no-progress",
-        ]
-        if (args.out / "mitigation.json").is_file():
-            cmd.append("--resume")
-        print("$", " ".join(cmd), flush=True)
-        subprocess.run([sys.executable, "-m", *cmd], check=True)
+        run_all_strategies(args.out)
     print(f"wrote {render(args.out)}")
     return 0
 

@@ -37,6 +37,16 @@ def _change(payload: dict, strategy: str, group: str) -> dict:
     return payload["group_speedup_change"][strategy][group]
 
 
+def run_all_strategies(out, extra=()) -> None:
+    """Run (or resume) ``specaudit mitigate --strategy all --out OUT``, echoing the command."""
+    cmd = ["specaudit", "mitigate", "--strategy", "all", "--out", str(out), "--no-progress", *extra]
+    if (out / "mitigation.json").is_file():
+        cmd.append("--resume")
+    print("$", " ".join(cmd), flush=True)
+    # This interpreter's specaudit, so the benchmark runs without an activated venv.
+    subprocess.run([sys.executable, "-m", *cmd], check=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/mitigation-bench"))
@@ -44,21 +54,7 @@ def main() -> int:
         "--extra", nargs=argparse.REMAINDER, default=[], help="further `specaudit mitigate` options"
     )
     args = parser.parse_args()
-    cmd = [
-        "specaudit",
-        "mitigate",
-        "--strategy",
-        "all",
-        "--out",
-        str(args.out),
-        "--no-progress",
-        *args.extra,
-    ]
-    if (args.out / "mitigation.json").is_file():
-        cmd.append("--resume")
-    print("$", " ".join(cmd), flush=True)
-    # This interpreter's specaudit, so the benchmark runs without an activated venv.
-    subprocess.run([sys.executable, "-m", *cmd], check=True)
+    run_all_strategies(args.out, args.extra)
 
     payload = json.loads((args.out / "strategies.json").read_text())
     before = _metrics(Path(payload["before"]))

@@ -109,6 +109,8 @@ class VLLMBackend:
             seed=config.seed,
             max_num_seqs=config.concurrency,
             enforce_eager=on_cpu,
+            # Per-request timestamps (RequestOutput.metrics) need the stats on.
+            disable_log_stats=False,
         )
         self.device_name = f"cpu ({cpu_name()})" if on_cpu else _gpu_name()
         self.versions = {"vllm": getattr(vllm, "__version__", None)}

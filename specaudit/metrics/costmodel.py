@@ -132,16 +132,27 @@ class CostModel:
         return self.spec_scale * (prefill + steps * per_step + k * per_draft)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form, with the derived target-forward figures."""
+        """Return the JSON form, with the derived target-forward figures.
+
+        A cost the records could not price (a serving backend times no
+        single forward, docs/serving.md) is NaN here and ``null`` in JSON.
+        """
         out = asdict(self)
         out["target_forward_1_s"] = float(self.target_forward_s(1))
         out["step_overhead_s"] = self.step_overhead_s
-        return out
+        return {
+            k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in out.items()
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CostModel:
         """Build from :meth:`to_dict` output (derived figures are ignored)."""
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        return cls(
+            **{
+                name: np.nan if data[name] is None else data[name]
+                for name in cls.__dataclass_fields__
+            }
+        )
 
 
 def timing_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

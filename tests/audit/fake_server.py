@@ -31,7 +31,7 @@ class FakeServer:
 
     def __init__(self, model: str, *, metrics=True, delay_s=0.0, die_after=None, port=0) -> None:
         self.model, self.metrics, self.delay_s = model, metrics, delay_s
-        self.die_after, self.completions = die_after, 0
+        self.die_after, self.completions, self.requests = die_after, 0, 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,6 +51,7 @@ class FakeServer:
 
             def do_POST(self):
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.requests += 1  # counted on arrival: a timed-out one counts too
                 time.sleep(outer.delay_s)
                 outer.completions += 1
                 self._send(outer.answer(request))

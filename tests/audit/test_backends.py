@@ -1,6 +1,7 @@
 """Serving backends without vLLM: records from counts, shorthands, the openai error paths."""
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -15,6 +16,7 @@ from specaudit.metrics import compute_metrics, load_records
 from tests.audit.fake_server import FakeServer
 
 runner = CliRunner()
+EXAMPLE_POLICY = Path(__file__).parents[2] / "specaudit" / "gate" / "example_policy.yaml"
 
 
 def test_steps_from_counts_marks_rejections_and_leaves_divergences_absent():
@@ -131,7 +133,7 @@ def test_timeouts_are_retried_then_exit_2(served, prompt_file, tmp_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert "failed 2 time(s)" in result.output and "--resume" in result.output
-    assert server.completions == 2  # the first try and one retry
+    assert server.requests == 2  # the first try and one retry
 
 
 def test_dead_server_keeps_whole_records_and_resumes(served, prompt_file, tmp_path, tiny_dirs):
@@ -182,5 +184,11 @@ def test_metrics_of_backend_records_say_not_available(served, prompt_file, tmp_p
     assert any("not available for this backend" in n for n in metrics["notes"])
     assert any("identical outputs (greedy): 8/8" in n for n in metrics["notes"])
     assert (out / "report.html").exists()
+    # The gate runs unchanged on them.
+    gate = runner.invoke(
+        app, ["gate", str(out), "--policy", str(EXAMPLE_POLICY), "--inconclusive", "pass"]
+    )
+    assert gate.exit_code in (0, 1), gate.output
+    assert "Traceback" not in gate.output
     direct = compute_metrics(records)
     assert direct.groups[0].acceptance_rate.estimate == pytest.approx(0.5)

@@ -25,6 +25,9 @@ def test_steps_from_counts_marks_rejections_and_leaves_divergences_absent():
     assert [s.emitted for s in steps] == [5, 2, 1]
     assert steps[1].position_accepted == [True, False]
     assert all(s.alpha is None and s.kl is None and s.verify_time_s is None for s in steps)
+    # The output ends 2 tokens into the second step: it emits them, and no more steps.
+    cut = steps_from_counts([4, 4, 4], [4, 3, 2], n_emitted=7)
+    assert [(s.accepted, s.emitted, s.rejected) for s in cut] == [(4, 5, False), (2, 2, False)]
     with pytest.raises(ValueError, match="accepted 3 of 2"):
         steps_from_counts([2], [3])
 

@@ -50,12 +50,21 @@ class Completion:
     extra: dict = field(default_factory=dict)
 
 
-def steps_from_counts(drafted: list[int], accepted: list[int]) -> list[StepRecord]:
+def steps_from_counts(
+    drafted: list[int], accepted: list[int], n_emitted: int | None = None
+) -> list[StepRecord]:
     """Step records from per-step drafted and accepted counts.
 
     A step emits its accepted drafts and the target's own token. The
     distributional fields and the per-step times are ``None``: a serving
     engine does not report them.
+
+    Engines count the drafts a step accepted even past the end of the output
+    (an end-of-sequence or the token limit inside the accepted drafts), so
+    ``n_emitted``, the tokens the steps produced, cuts the last steps: a step
+    that reaches the end emits only what is left, like the native engine's
+    step that accepts end-of-sequence (``emitted == accepted``, not
+    rejected), and steps after it are dropped.
 
     Raises
     ------
@@ -66,24 +75,32 @@ def steps_from_counts(drafted: list[int], accepted: list[int]) -> list[StepRecor
         raise ValueError(
             f"per-step drafted ({len(drafted)}) and accepted ({len(accepted)}) differ in length"
         )
+    left = sum(a + 1 for a in accepted) if n_emitted is None else n_emitted
     steps = []
     for d, a in zip(drafted, accepted, strict=True):
         if not 0 <= a <= d:
             raise ValueError(f"a step accepted {a} of {d} drafts")
+        if left <= 0:
+            break
+        ended = left <= a  # the output ends inside this step's accepted drafts
+        a = min(a, left)
+        emitted = a if ended else a + 1
+        rejected = a < d and not ended
         steps.append(
             StepRecord(
                 drafted=int(d),
                 accepted=int(a),
-                rejected=a < d,
-                emitted=int(a) + 1,
+                rejected=rejected,
+                emitted=int(emitted),
                 draft_time_s=None,
                 verify_time_s=None,
-                position_accepted=[True] * a + [False] * (a < d),
+                position_accepted=[True] * a + [False] * rejected,
                 alpha=None,
                 cross_entropy=None,
                 kl=None,
             )
         )
+        left -= emitted
     return steps
 
 
@@ -107,7 +124,8 @@ def build_record(
     """
     if spec.drafted is None or spec.accepted is None:
         raise ValueError("the speculative completion carries no per-step counts")
-    steps = steps_from_counts(spec.drafted, spec.accepted)
+    # The first token comes from the prefill, not from a speculative step.
+    steps = steps_from_counts(spec.drafted, spec.accepted, max(len(spec.output_ids) - 1, 0))
     drafted = sum(spec.drafted)
     lossless = (spec.output_ids == plain.output_ids) if greedy and plain is not None else None
     return PromptRecord(

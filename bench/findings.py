@@ -31,19 +31,11 @@ from pathlib import Path
 
 from mitigation import run_all_strategies
 
-from specaudit.metrics import Estimate, MetricsResult
+from specaudit.metrics import MetricsResult
 from specaudit.reports import compare_runs, load_run
+from specaudit.reports.console import format_estimate as _e
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "findings.md"
-
-
-def _e(est: Estimate, digits: int = 3, suffix: str = "") -> str:
-    if est.estimate is None:
-        return "n/a"
-    text = f"{est.estimate:.{digits}f}{suffix}"
-    if est.ci_low is not None and est.ci_high is not None:
-        text += f" [{est.ci_low:.{digits}f}, {est.ci_high:.{digits}f}]"
-    return text
 
 
 def _machine(run: Path) -> str:

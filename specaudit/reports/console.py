@@ -5,16 +5,21 @@ from __future__ import annotations
 from specaudit.metrics import MetricsResult
 from specaudit.metrics.estimate import Estimate
 
-__all__ = ["format_summary"]
+__all__ = ["format_estimate", "format_summary"]
 
 
-def _fmt(e: Estimate, digits: int = 2) -> str:
+def format_estimate(e: Estimate, digits: int = 2, suffix: str = "") -> str:
+    """Format an estimate as ``"1.23 [1.10, 1.40]"`` plus ``suffix``, or ``"n/a"``.
+
+    The suffix (a unit such as ``"x"``) follows the interval and is left off
+    ``"n/a"``.
+    """
     if e.estimate is None:
         return "n/a"
     text = f"{e.estimate:.{digits}f}"
     if e.ci_low is not None and e.ci_high is not None:
         text += f" [{e.ci_low:.{digits}f}, {e.ci_high:.{digits}f}]"
-    return text
+    return text + suffix
 
 
 def format_summary(result: MetricsResult) -> str:
@@ -28,15 +33,15 @@ def format_summary(result: MetricsResult) -> str:
     """
     rows = [("group", "n", "acceptance_rate", "speedup", "modelled", "slower", "degenerate")]
     for g in result.groups:
-        degenerate = _fmt(g.quality.degenerate_share) if g.quality is not None else "n/a"
+        degenerate = format_estimate(g.quality.degenerate_share) if g.quality is not None else "n/a"
         rows.append(
             (
                 g.group,
                 str(g.n_prompts),
-                _fmt(g.acceptance_rate),
-                _fmt(g.speedup) + "x",
-                _fmt(g.speedup_modelled) + "x",
-                _fmt(g.share_slower),
+                format_estimate(g.acceptance_rate),
+                format_estimate(g.speedup, suffix="x"),
+                format_estimate(g.speedup_modelled, suffix="x"),
+                format_estimate(g.share_slower),
                 degenerate,
             )
         )
@@ -46,13 +51,13 @@ def format_summary(result: MetricsResult) -> str:
         for row in rows
     ]
     d = result.disparity
-    u = f"unfairness_u: {_fmt(d.unfairness_u, 4)}"
-    u_tv = f"unfairness_u_tv: {_fmt(d.unfairness_u_tv, 4)}"
+    u = f"unfairness_u: {format_estimate(d.unfairness_u, 4)}"
+    u_tv = f"unfairness_u_tv: {format_estimate(d.unfairness_u_tv, 4)}"
     # A floor-dominated U says nothing about the drafter's fit: lead with U_TV.
     lead = f"{u_tv}   {u} (floor-dominated)" if d.floor_dominated else u
     lines.append(
         f"{lead}   "
-        f"speed-up min/max: {_fmt(d.speedup_min_max_ratio)} (biased low)   "
+        f"speed-up min/max: {format_estimate(d.speedup_min_max_ratio)} (biased low)   "
         f"worst group: {d.worst_group or 'n/a'}"
     )
     if d.floor_dominated:
@@ -62,9 +67,9 @@ def format_summary(result: MetricsResult) -> str:
         )
     elif d.unfairness_u_kl.estimate is not None:
         lines.append(
-            f"U = Var(H) {_fmt(d.unfairness_u_entropy, 4)} (target's own entropy) + "
-            f"Var(KL) {_fmt(d.unfairness_u_kl, 4)} (drafter) + "
-            f"2Cov {_fmt(d.unfairness_u_covariance, 4)};   {u_tv}"
+            f"U = Var(H) {format_estimate(d.unfairness_u_entropy, 4)} (target's own entropy) + "
+            f"Var(KL) {format_estimate(d.unfairness_u_kl, 4)} (drafter) + "
+            f"2Cov {format_estimate(d.unfairness_u_covariance, 4)};   {u_tv}"
         )
     if result.timing is not None:
         lines.append(result.timing.summary())

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from specaudit.metrics import compute_metrics, load_records
-from specaudit.metrics.routing import Route, RoutingTable, load_routing
+from specaudit.metrics.routing import load_routing
 
 LANGUAGES = ("ar", "de", "en", "es", "fr", "hi", "ja", "ko", "ru", "sw", "zh")
 TEXT = Path(__file__).resolve().parents[1] / "specaudit" / "data" / "text"
@@ -84,15 +84,11 @@ def main() -> int:
     if single.get("gamma") == audited.get(single["drafter"]):
         single_run = runs[single["drafter"]]
     else:
+        # The single setting as a plain audit: one drafter and gamma for every group.
         single_run = out / "single"
-        specs = {"neural": None, "ngram": f"ngram:{ngram}"}
-        one = RoutingTable(
-            drafters={single["drafter"]: specs[single["drafter"]]},
-            routes={},
-            default=Route(single["drafter"], int(single["gamma"])),
-        )
-        (out / "single.yaml").write_text(one.to_yaml(), encoding="utf-8")
-        _audit(single_run, "--routing", str(out / "single.yaml"))
+        drafter = ["--target", str(TARGET), "--drafter", f"ngram:{ngram}"]
+        _audit(single_run, *(drafter if single["drafter"] == "ngram" else []),
+               "--gamma", str(single["gamma"]))  # fmt: skip
 
     routed_v, single_v = _speedups(out / "routed"), _speedups(single_run)
     predicted = {g: p["speedup"] for g, p in tune["predicted"].items()}

@@ -26,8 +26,10 @@ from specaudit.audit.engine import SpeculativeEngine
 from specaudit.audit.machine_load import wait_for_quiet
 from specaudit.audit.rundir import RunDir
 from specaudit.audit.sampling import Decoding
+from specaudit.metrics.costmodel import CostModel, cost_key
+from specaudit.metrics.step_stalls import decode_excess
 from specaudit.metrics.timing import timing_assessment
-from specaudit.records import RECORD_VERSION, PromptRecord, apply_choice
+from specaudit.records import RECORD_VERSION, PromptRecord, TimingAttempt, apply_choice
 
 __all__ = ["RetimeSummary", "retime_outliers"]
 
@@ -46,14 +48,32 @@ class RetimeSummary:
 
 @dataclass(frozen=True)
 class _Fence:
-    """What one prompt's times must stay under to agree with the model."""
+    """What one prompt's times must stay under to agree with the model.
+
+    An attempt is judged as the metrics judge the chosen one: its stalled
+    steps trimmed first (:mod:`specaudit.metrics.step_stalls`).
+    """
 
     plain_s: float
     spec_s: float
+    model: CostModel
+    step_fences: dict[str, float]
+    drafted: list[int]
 
-    def residual(self, plain_s: float, spec_s: float) -> float:
-        """Largest log excess of the two decodes over their limits (<= 0 agrees)."""
-        return max(np.log(plain_s / self.plain_s), np.log(spec_s / self.spec_s))
+    def residual(self, attempt: TimingAttempt) -> float:
+        """Largest log excess of the two trimmed decodes over their limits (<= 0 agrees)."""
+        plain_x, spec_x, _ = decode_excess(
+            self.model,
+            plain_step_times=attempt.plain_step_times_s,
+            draft_times=attempt.draft_times_s,
+            verify_times=attempt.verify_times_s,
+            drafted=self.drafted,
+            fences=self.step_fences,
+        )
+        return max(
+            np.log((attempt.plain_time_s - plain_x) / self.plain_s),
+            np.log((attempt.spec_time_s - spec_x) / self.spec_s),
+        )
 
 
 def retime_outliers(
@@ -128,6 +148,9 @@ def retime_outliers(
                 spec_s=float(
                     assessment.spec_model_s[i] * np.exp(flags.spec_offset[i] + flags.fence["spec"])
                 ),
+                model=assessment.models[cost_key(raw[i])],
+                step_fences=assessment.trim.fences,
+                drafted=[s.drafted for s in record.steps],
             )
             record, agreed, made = _retime(
                 engines.get(record.id, engine) if engines else engine,
@@ -203,18 +226,12 @@ def _retime(
         record.timing_attempts.append(
             replace(timed.attempt, reproduced=reproduced, quiet_wait_s=waited)
         )
-        a = timed.attempt
-        if reproduced and fence.residual(a.plain_time_s, a.spec_time_s) <= 0:
+        if reproduced and fence.residual(timed.attempt) <= 0:
             last = len(record.timing_attempts) - 1
             return apply_choice(record, plain=last, spec=last), True, made
     # None agreed: keep the attempt closest to the model (the first ones included).
     usable = [j for j, a in enumerate(record.timing_attempts) if a.reproduced]
-    best = min(
-        usable,
-        key=lambda j: fence.residual(
-            record.timing_attempts[j].plain_time_s, record.timing_attempts[j].spec_time_s
-        ),
-    )
+    best = min(usable, key=lambda j: fence.residual(record.timing_attempts[j]))
     return apply_choice(record, plain=best, spec=best), False, max_attempts
 
 

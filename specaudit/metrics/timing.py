@@ -16,7 +16,11 @@ the residuals normal, and never for an excess under 10% (which cannot move a
 group's ratio of sums by much). The MAD ignores up to half the decodes being
 stalled, so the stalls do not widen the fence that catches them.
 
-The *robust time* of a decode is its measured time, unless it is flagged:
+Before any of this, single stalled steps inside a decode are trimmed
+(:mod:`specaudit.metrics.step_stalls`): a short burst then costs nothing, and
+only a decode slowed throughout is left for the outlier test.
+
+The *robust time* of a decode is its trimmed measured time, unless it is flagged:
 then it is the modelled time scaled by its group's median residual, i.e. what
 the same work costs on this machine for this group when nothing stalls. The
 headline speed-up is the ratio of summed robust times: still the time for
@@ -34,6 +38,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from specaudit.metrics.costmodel import CostModel, fit_cost_models, modelled_times, timing_table
+from specaudit.metrics.step_stalls import StepTrim, trim_step_stalls
 
 __all__ = [
     "VERDICTS",
@@ -196,6 +201,11 @@ class TimingHealth:
         Largest share stolen during one attempt (short attempts make it jumpy).
     cost_models : tuple of CostModel
         The fitted costs, one per device.
+    n_steps_trimmed : int or None
+        Stalled steps counted at their decode's typical speed
+        (:mod:`specaudit.metrics.step_stalls`).
+    trimmed_share : float or None
+        Share of the run's measured decode time those steps' excess made up.
     """
 
     verdict: str
@@ -216,6 +226,8 @@ class TimingHealth:
     cpu_steal: float | None
     cpu_steal_max: float | None
     cost_models: tuple[CostModel, ...] = field(default=())
+    n_steps_trimmed: int | None = None
+    trimmed_share: float | None = None
 
     def summary(self) -> str:
         """One line for the console: verdict, re-timed and flagged prompts, spread."""
@@ -225,6 +237,11 @@ class TimingHealth:
             f"timing: {self.verdict} ({self.n_retimed} prompts re-timed, {self.n_flagged} still "
             f"flagged of {self.n_prompts}; scatter around the cost model {spread}"
         )
+        if self.n_steps_trimmed:
+            line += (
+                f"; {self.n_steps_trimmed} stalled steps trimmed, "
+                f"{100 * (self.trimmed_share or 0.0):.1f}% of decode time"
+            )
         if self.load_1m_max is not None:
             line += f"; load up to {self.load_1m_max:.1f}"
         line += ")"
@@ -326,6 +343,7 @@ class TimingAssessment:
     spec_model_s: np.ndarray
     plain_robust_s: np.ndarray
     spec_robust_s: np.ndarray
+    trim: StepTrim
 
     def health(
         self,
@@ -387,6 +405,11 @@ class TimingAssessment:
             cpu_steal=steal,
             cpu_steal_max=steal_max,
             cost_models=tuple(self.models.values()),
+            n_steps_trimmed=self.trim.n_steps_trimmed,
+            trimmed_share=self.trim.share(
+                [float(r["baseline_time_s"]) for r in records],
+                [float(r["spec_time_s"]) for r in records],
+            ),
         )
 
 
@@ -404,7 +427,11 @@ def timing_assessment(records: Sequence[Mapping[str, Any]]) -> TimingAssessment:
     keys = [
         f"{r['language']}/{r['task']}@{d}" for r, d in zip(records, table["device"], strict=True)
     ]
-    plain, spec = table["plain_s"].to_numpy(float), table["spec_s"].to_numpy(float)
+    # Stalled steps go first, so the outlier test sees what is left: a
+    # decode slowed throughout, which no step of its own can be compared to.
+    trim = trim_step_stalls(records, models)
+    plain = table["plain_s"].to_numpy(float) - trim.plain_excess_s
+    spec = table["spec_s"].to_numpy(float) - trim.spec_excess_s
     flags = flag_outliers(keys, plain, plain_model, spec, spec_model)
     # Version-1 records were written without re-timing or attempts; their
     # figures stay what they always were (measured times), judged "unknown".
@@ -417,6 +444,7 @@ def timing_assessment(records: Sequence[Mapping[str, Any]]) -> TimingAssessment:
         spec_model_s=spec_model,
         plain_robust_s=robust_times(plain, plain_model, flags.plain_offset, flags.plain),
         spec_robust_s=robust_times(spec, spec_model, flags.spec_offset, flags.spec),
+        trim=trim,
     )
 
 

@@ -250,6 +250,11 @@ def _timing_card(result: MetricsResult) -> tuple[Card, str] | None:
         f"{timing.n_retimed} prompts re-timed, {timing.n_flagged} still stalled of "
         f"{timing.n_prompts}; decodes scatter {scatter} around the cost model"
     )
+    if timing.n_steps_trimmed:
+        detail += (
+            f"; {timing.n_steps_trimmed} stalled steps counted at their decode's typical speed "
+            f"({100 * (timing.trimmed_share or 0.0):.1f}% of decode time)"
+        )
     if timing.load_1m_max is not None:
         detail += f"; load average up to {timing.load_1m_max:.1f}"
     sentence = f"Timing health is {timing.verdict}: {detail}."

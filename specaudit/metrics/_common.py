@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.stats import median_abs_deviation
 
-__all__ = ["safe_ratio"]
+__all__ = ["robust_spread", "safe_ratio"]
+
+
+def robust_spread(values: ArrayLike) -> float:
+    """Normal-consistent MAD (1.4826 MAD) of the finite values; NaN if there are none.
+
+    It ignores up to half the values being outliers, so the stalls a fence
+    is meant to catch do not widen the fence.
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(median_abs_deviation(x, scale="normal")) if len(x) else float("nan")
 
 
 def safe_ratio(numerator: ArrayLike, denominator: ArrayLike) -> np.ndarray:

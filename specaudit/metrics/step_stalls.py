@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
+from specaudit.metrics._common import robust_spread
 from specaudit.metrics.costmodel import CostModel, cost_key
 
 __all__ = [
@@ -64,14 +65,18 @@ def spec_step_costs(model: CostModel, drafted: Any) -> np.ndarray:
 
 
 def _log_ratios(measured: Any, price: Any) -> np.ndarray:
-    """Log of measured / price per step, centred on the decode's median (empty if none)."""
+    """Log of measured / price per step, centred on the decode's median (NaN if none is finite)."""
     t, c = np.asarray(measured, dtype=float), np.asarray(price, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.log(t / c)
     ok = np.isfinite(r)
-    if not ok.any():
-        return np.full(len(t), np.nan)
-    return r - np.median(r[ok])
+    return r - np.median(r[ok]) if ok.any() else np.full(len(t), np.nan)
+
+
+def _excess(measured: np.ndarray, centred: np.ndarray, fence: float) -> np.ndarray:
+    """Seconds above the typical speed of steps whose centred log ratio passes the fence."""
+    stalled = np.isfinite(centred) & (centred > np.log(fence))
+    return np.where(stalled, measured * (1.0 - np.exp(-np.where(stalled, centred, 0.0))), 0.0)
 
 
 def step_fence(centred_log_ratios: Sequence[np.ndarray]) -> float:
@@ -80,9 +85,8 @@ def step_fence(centred_log_ratios: Sequence[np.ndarray]) -> float:
     values = values[np.isfinite(values)]
     if len(values) < 2:
         return STEP_FENCE
-    sigma = 1.4826 * float(np.median(np.abs(values - np.median(values))))
     z = float(norm.isf(FALSE_STALL_RATE / len(values)))
-    return float(max(STEP_FENCE, np.exp(z * sigma)))
+    return float(max(STEP_FENCE, np.exp(z * robust_spread(values))))
 
 
 def stall_excess(measured: Any, price: Any, fence: float = STEP_FENCE) -> np.ndarray:
@@ -103,10 +107,7 @@ def stall_excess(measured: Any, price: Any, fence: float = STEP_FENCE) -> np.nda
         Seconds to trim from each step (``measured - typical``, or 0).
     """
     t = np.asarray(measured, dtype=float)
-    centred = _log_ratios(t, price)
-    stalled = np.isfinite(centred) & (centred > np.log(fence))
-    typical = t * np.exp(-np.where(np.isfinite(centred), centred, 0.0))
-    return np.where(stalled, t - typical, 0.0)
+    return _excess(t, _log_ratios(t, price), fence)
 
 
 def decode_excess(
@@ -143,8 +144,6 @@ class StepTrim:
         Seconds trimmed from each prompt's plain and speculative decode.
     n_steps_trimmed : int
         Steps counted at their decode's typical speed.
-    n_steps : int
-        Timed steps in all (plain and speculative).
     fences : dict
         The stall fence per decode kind, as a ratio to the typical step.
     """
@@ -152,7 +151,6 @@ class StepTrim:
     plain_excess_s: np.ndarray
     spec_excess_s: np.ndarray
     n_steps_trimmed: int
-    n_steps: int
     fences: dict[str, float]
 
     def share(self, plain_s: Any, spec_s: Any) -> float:
@@ -162,50 +160,58 @@ class StepTrim:
         return trimmed / total if total > 0 else 0.0
 
 
-def _spec_step_times(record: Mapping[str, Any]) -> tuple[list[float], list[float], list[int]]:
+def _decode_steps(
+    record: Mapping[str, Any], model: CostModel
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Each decode kind's step times and their centred log ratios to the model's prices."""
+    plain = np.asarray(record.get("plain_step_times_s") or [], dtype=float)
     steps = record["steps"]
-    draft = [float(s.get("draft_time_s", np.nan)) for s in steps]
-    verify = [float(s.get("verify_time_s", np.nan)) for s in steps]
-    return draft, verify, [int(s["drafted"]) for s in steps]
+    spec = np.array([s.get("draft_time_s", np.nan) + s.get("verify_time_s", np.nan) for s in steps])
+    spec_price = spec_step_costs(model, [s["drafted"] for s in steps])
+    return (
+        (plain, _log_ratios(plain, np.full(len(plain), model.plain_step_s))),
+        (spec, _log_ratios(spec, spec_price)),
+    )
 
 
 def trim_step_stalls(
-    records: Sequence[Mapping[str, Any]], models: Mapping[str, CostModel]
+    records: Sequence[Mapping[str, Any]],
+    models: Mapping[str, CostModel],
+    *,
+    timed: Sequence[bool] | None = None,
 ) -> StepTrim:
     """Find the stalled steps of every record's chosen timings.
 
     Parameters
     ----------
     records : sequence of dict
-        Validated records; version-1 lines (no per-step plain times) and
-        steps without times are left as they are.
+        Validated records.
     models : mapping
         Cost models by :func:`~specaudit.metrics.costmodel.cost_key`.
+    timed : sequence of bool, optional
+        Which records to judge (all by default). Version-1 records, which
+        hold no timing attempts, keep their measured times everywhere.
 
     Returns
     -------
     StepTrim
     """
-    plain_c, spec_c = [], []
-    for r in records:
-        model = models[cost_key(r)]
-        plain = r.get("plain_step_times_s") or []
-        plain_c.append(_log_ratios(plain, np.full(len(plain), model.plain_step_s)))
-        draft, verify, drafted = _spec_step_times(r)
-        spec_c.append(_log_ratios(np.add(draft, verify), spec_step_costs(model, drafted)))
-    fences = {"plain": step_fence(plain_c), "spec": step_fence(spec_c)}
-    plain_x, spec_x = np.zeros(len(records)), np.zeros(len(records))
+    judged = np.ones(len(records), bool) if timed is None else np.asarray(timed, bool)
+    decodes = [
+        _decode_steps(r, models[cost_key(r)]) if ok else None
+        for r, ok in zip(records, judged, strict=True)
+    ]
+    fences = {
+        kind: step_fence([d[j][1] for d in decodes if d is not None])
+        for j, kind in enumerate(("plain", "spec"))
+    }
+    excess = np.zeros((len(records), 2))
     trimmed = 0
-    for i, r in enumerate(records):
-        draft, verify, drafted = _spec_step_times(r)
-        plain_x[i], spec_x[i], n = decode_excess(
-            models[cost_key(r)],
-            plain_step_times=r.get("plain_step_times_s") or [],
-            draft_times=draft,
-            verify_times=verify,
-            drafted=drafted,
-            fences=fences,
-        )
-        trimmed += n
-    n_steps = sum(len(c) for c in plain_c) + sum(len(c) for c in spec_c)
-    return StepTrim(plain_x, spec_x, trimmed, n_steps, fences)
+    for i, d in enumerate(decodes):
+        if d is None:
+            continue
+        for j, kind in enumerate(("plain", "spec")):
+            x = _excess(*d[j], fences[kind])
+            excess[i, j] = x.sum()
+            trimmed += int((x > 0).sum())
+    return StepTrim(excess[:, 0], excess[:, 1], trimmed, fences)

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from specaudit.metrics._common import robust_spread
 from specaudit.metrics.costmodel import CostModel, fit_cost_models, modelled_times, timing_table
 from specaudit.metrics.step_stalls import StepTrim, trim_step_stalls
 
@@ -106,13 +107,6 @@ def _centred(residual: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.nda
     return residual - offset, offset, judged
 
 
-def _robust_spread(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return float("nan")
-    return float(1.4826 * np.median(np.abs(values - np.median(values))))
-
-
 def flag_outliers(
     groups: Sequence[str],
     plain_s: Any,
@@ -145,7 +139,7 @@ def flag_outliers(
         with np.errstate(divide="ignore", invalid="ignore"):
             raw = np.log(np.asarray(measured, dtype=float) / np.asarray(model, dtype=float))
         centred, offset, judged = _centred(raw, keys)
-        sigma = _robust_spread(centred[judged])
+        sigma = robust_spread(centred[judged])
         fence = max(z * sigma, MIN_EXCESS) if np.isfinite(sigma) else np.inf
         out[kind] = judged & np.isfinite(centred) & (centred > fence)
         out[f"{kind}_residual"], out[f"{kind}_offset"] = centred, offset
@@ -429,13 +423,13 @@ def timing_assessment(records: Sequence[Mapping[str, Any]]) -> TimingAssessment:
     ]
     # Stalled steps go first, so the outlier test sees what is left: a
     # decode slowed throughout, which no step of its own can be compared to.
-    trim = trim_step_stalls(records, models)
-    plain = table["plain_s"].to_numpy(float) - trim.plain_excess_s
-    spec = table["spec_s"].to_numpy(float) - trim.spec_excess_s
-    flags = flag_outliers(keys, plain, plain_model, spec, spec_model)
     # Version-1 records were written without re-timing or attempts; their
     # figures stay what they always were (measured times), judged "unknown".
     timed = np.array([bool(r.get("timing_attempts")) for r in records], dtype=bool)
+    trim = trim_step_stalls(records, models, timed=timed)
+    plain = table["plain_s"].to_numpy(float) - trim.plain_excess_s
+    spec = table["spec_s"].to_numpy(float) - trim.spec_excess_s
+    flags = flag_outliers(keys, plain, plain_model, spec, spec_model)
     flags = replace(flags, plain=flags.plain & timed, spec=flags.spec & timed)
     return TimingAssessment(
         models=models,

@@ -93,5 +93,18 @@ def test_a_step_stall_is_trimmed_exactly_and_the_headline_recovers():
     assert "1 stalled steps trimmed" in health.summary()
 
 
+def test_records_without_timing_attempts_keep_their_measured_times():
+    # Version-1 records are never judged: a stall in one stays as measured.
+    records = timed_records(SIMULATED_GROUPS, forward_sd=0.05, seed=4)
+    r = records[7]
+    extra = 3.0 * r["baseline_time_s"]
+    r["plain_step_times_s"][5] += extra
+    r["baseline_time_s"] += extra
+    r["timing_attempts"] = []
+    assessed = timing_assessment(records)
+    assert assessed.trim.plain_excess_s[7] == 0.0
+    assert assessed.plain_robust_s[7] == r["baseline_time_s"]
+
+
 def _total(records):
     return sum(r["baseline_time_s"] + r["spec_time_s"] for r in records)

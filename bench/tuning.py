@@ -98,8 +98,7 @@ def main() -> int:
           f"{'routed pred':>13}{'verified':>10}{'routed/single':>15}")  # fmt: skip
     errors, changes = [], {}
     for g in routed_v:
-        route = tune["predicted"][g]
-        label = f"{route['drafter']} γ={route.get('gamma')}" if route.get("gamma") else "none"
+        label = tune["predicted"][g]["route"]
         change = routed_v[g] / single_v[g]
         changes[g] = change
         for pred, ver in ((predicted[g], routed_v[g]), (single_p.get(g), single_v[g])):
@@ -115,6 +114,11 @@ def main() -> int:
           f"routed: {worst_routed} {routed_v[worst_routed]:.3f}x; lift {lift - 1:+.1%} "
           f"(target >= +15%)")  # fmt: skip
     print(f"largest fall of a group, routed against single: {drop - 1:+.1%} (target >= -5%)")
+    default_v = _speedups(out / "neural")
+    worst_default = min(default_v, key=default_v.get)
+    print(f"for comparison, the default setting (neural γ={audited['neural']}): worst group "
+          f"{worst_default} {default_v[worst_default]:.3f}x; routed/default "
+          f"{routed_v[worst_routed] / default_v[worst_default] - 1:+.1%}")  # fmt: skip
     print(f"median |predicted - verified| / verified over both configurations: "
           f"{np.median(errors):.1%} (target <= 7%)")  # fmt: skip
     return 0

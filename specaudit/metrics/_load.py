@@ -142,12 +142,9 @@ def step_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
                     s["accepted"],
                     bool(s["rejected"]),
                     s.get("emitted", s["accepted"] + 1),
-                    len(s["alpha"]),
-                    len(s["cross_entropy"]),
-                    len(s["kl"]),
-                    float(sum(s["alpha"])),
-                    float(sum(s["cross_entropy"])),
-                    float(sum(s["kl"])),
+                    *_positions(s, "alpha"),
+                    *_positions(s, "cross_entropy"),
+                    *_positions(s, "kl"),
                 )
             )
     columns = [
@@ -158,10 +155,10 @@ def step_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         "rejected",
         "emitted",
         "_n_alpha",
-        "_n_ce",
-        "_n_kl",
         "alpha_sum",
+        "_n_ce",
         "cross_entropy_sum",
+        "_n_kl",
         "kl_sum",
     ]
     frame = pd.DataFrame.from_records(rows, columns=columns)
@@ -183,9 +180,10 @@ def step_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         | (frame["emitted"] < 1)
         | (frame["emitted"] < frame["accepted"])
         | (frame["emitted"] > frame["accepted"] + 1)
-        | (frame["_n_alpha"] != frame["verified"])
-        | (frame["_n_ce"] != frame["verified"])
-        | (frame["_n_kl"] != frame["verified"])
+        # -1: not reported by the backend (null), see _positions.
+        | ((frame["_n_alpha"] != frame["verified"]) & (frame["_n_alpha"] >= 0))
+        | ((frame["_n_ce"] != frame["verified"]) & (frame["_n_ce"] >= 0))
+        | ((frame["_n_kl"] != frame["verified"]) & (frame["_n_kl"] >= 0))
     )
     if bad.any():
         first = frame[bad].iloc[0]
@@ -199,6 +197,19 @@ def step_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             "cross_entropy and kl per verified position)"
         )
     return frame.drop(columns=["_n_alpha", "_n_ce", "_n_kl"])
+
+
+def _positions(step: Mapping[str, Any], name: str) -> tuple[int, float]:
+    """(count, sum) of a per-position list; ``(-1, NaN)`` where it is ``null``.
+
+    Serving backends cannot compute alpha, cross-entropy or KL and write
+    ``null`` (docs/serving.md): the sums stay NaN, so every metric built on
+    them is undefined (``null`` in metrics.json), never zero.
+    """
+    values = step[name]
+    if values is None:
+        return -1, float("nan")
+    return len(values), float(sum(values))
 
 
 def infer_gamma(steps: pd.DataFrame) -> int:

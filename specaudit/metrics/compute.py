@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from specaudit.metrics._load import infer_gamma, prompt_frame, step_frame, validate_records
+from specaudit.metrics.availability import availability_notes
 from specaudit.metrics.contrasts import contrasts
 from specaudit.metrics.devices import device_notes
 from specaudit.metrics.disparity import spread
@@ -188,6 +189,7 @@ def compute_metrics(
         groups, reference_language=reference_language, reference=reference
     )
     notes += device_notes(records)
+    notes += availability_notes(records)
     rng = np.random.default_rng(seed)
     options = {"n_boot": int(n_boot), "rng": rng, "confidence_level": confidence_level}
 

@@ -133,16 +133,27 @@ class CostModel:
         return self.spec_scale * (prefill + steps * per_step + k * per_draft)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form, with the derived target-forward figures."""
+        """Return the JSON form, with the derived target-forward figures.
+
+        A cost the records could not price (a serving backend times no
+        single forward, docs/serving.md) is NaN here and ``null`` in JSON.
+        """
         out = asdict(self)
         out["target_forward_1_s"] = float(self.target_forward_s(1))
         out["step_overhead_s"] = self.step_overhead_s
-        return out
+        return {
+            k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in out.items()
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CostModel:
         """Build from :meth:`to_dict` output (derived figures are ignored)."""
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        return cls(
+            **{
+                name: np.nan if data[name] is None else data[name]
+                for name in cls.__dataclass_fields__
+            }
+        )
 
 
 def cost_key(record: Mapping[str, Any]) -> str:
@@ -178,12 +189,12 @@ def timing_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                 len(plain_ids if plain_ids is not None else r["output_ids"]),
                 len(steps),
                 sum(s["drafted"] for s in steps),
-                float(r["baseline_time_s"]),
+                _seconds(r["baseline_time_s"]),
                 float(r.get("baseline_prefill_time_s") or 0.0),
-                float(r["spec_time_s"]),
+                _seconds(r["spec_time_s"]),
                 float(r.get("prefill_time_s") or 0.0),
                 float(sum(plain_steps)) if plain_steps is not None else np.nan,
-                float(sum(s.get("draft_time_s", 0.0) + s.get("verify_time_s", 0.0) for s in steps)),
+                _step_seconds(steps),
             )
         )
     columns = [
@@ -202,8 +213,28 @@ def timing_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=columns)
 
 
+def _seconds(value: Any) -> float:
+    """Return a recorded time; NaN where the backend did not measure it (``null``)."""
+    return np.nan if value is None else float(value)
+
+
+def _step_seconds(steps: Sequence[Mapping[str, Any]]) -> float:
+    """Sum the draft and verify times of a prompt's steps; NaN if any is unmeasured.
+
+    Serving backends (docs/serving.md) report no per-step times: their
+    records write ``null`` there, and the fit then rests on what they do give.
+    """
+    times = [s.get(k, 0.0) for s in steps for k in ("draft_time_s", "verify_time_s")]
+    return np.nan if any(t is None for t in times) else float(sum(times))
+
+
 def _median_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Median regression ``y ~ a + b x``; a flat median where x hardly varies."""
+    """Median regression ``y ~ a + b x``; a flat median where x hardly varies.
+
+    Unmeasured points (NaN ``y``) are left out; with none left, ``(nan, 0)``.
+    """
+    keep = np.isfinite(y)
+    x, y = x[keep], y[keep]
     if len(y) == 0:
         return float("nan"), 0.0
     _, counts = np.unique(x, return_counts=True)

@@ -48,6 +48,7 @@ class RunConfig(BaseModel):
     top_k: int = Field(0, ge=0)  #: sampling only; 0 disables
     top_p: float = Field(1.0, gt=0, le=1)  #: sampling only; 1.0 disables
     max_new_tokens: int = Field(48, ge=1)  #: per prompt, both decodes
+    first_token: Literal["draft", "prefill"] = "draft"  #: first token by a step or the prefill
     divergence_temperature: float = Field(1.0, gt=0)  #: for per-position alpha, CE and KL
 
     # Execution.

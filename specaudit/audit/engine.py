@@ -4,6 +4,12 @@ Batch size 1. The target's KV cache always holds every confirmed token but
 the last (the *pending* token), so each verify forward feeds the pending
 token followed by the drafts and returns p at all draft positions plus the
 bonus position in one pass.
+
+Who makes the first output token is a convention (``first_token``). With
+``"draft"`` (the default, as in Leviathan et al.) the first speculative step
+drafts it from the prompt. With ``"prefill"`` the target's prefill emits it
+and drafting starts at the second token, as serving engines (vLLM, SGLang)
+do; its steps then line up with theirs (``docs/serving.md``).
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ from specaudit.audit.forward import cache_kwargs, new_cache, prefill
 from specaudit.audit.sampling import TokenSampler
 from specaudit.records import StepRecord
 
-__all__ = ["PlainOutcome", "SpeculativeEngine", "SpeculativeOutcome"]
+__all__ = ["FIRST_TOKEN", "PlainOutcome", "SpeculativeEngine", "SpeculativeOutcome"]
+
+#: Who makes the first output token: the first speculative step, or the target's prefill.
+FIRST_TOKEN = ("draft", "prefill")
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,9 @@ class SpeculativeEngine:
         Tokens that end generation.
     divergence_temperature : float
         Temperature of the per-position alpha, cross-entropy and KL.
+    first_token : {"draft", "prefill"}
+        Who makes the first output token (see the module docstring). With
+        ``"prefill"`` it is part of the prefill time and of no step.
     """
 
     def __init__(
@@ -78,9 +90,13 @@ class SpeculativeEngine:
         gamma: int,
         eos_ids: set[int],
         divergence_temperature: float = 1.0,
+        first_token: str = "draft",
     ) -> None:
         if gamma < 1:
             raise ValueError(f"gamma must be at least 1, got {gamma}")
+        if first_token not in FIRST_TOKEN:
+            raise ValueError(f"first_token must be one of {FIRST_TOKEN}, got {first_token!r}")
+        self.first_token = first_token
         self.target = target
         self.drafter = drafter
         self.gamma = gamma
@@ -110,11 +126,17 @@ class SpeculativeEngine:
         with timer:
             prefill(self.target, prompt_ids[:-1], cache)
         drafter.begin(prompt_ids, timer)
-        prefill_s = clock() - start
-
         ids, out, steps = list(prompt_ids), [], []
         stop, draft_total = "max_new_tokens", 0.0
-        while len(out) < max_new_tokens:
+        if self.first_token == "prefill":
+            # The prefill's last position gives the first token (no draft).
+            token = int(sampler.choose(self._target([ids[-1]], cache, timer))[0])
+            out.append(token)
+            ids.append(token)
+            stop = "eos" if token in self.eos_ids else stop
+        prefill_s = clock() - start
+
+        while len(out) < max_new_tokens and stop != "eos":
             # Never draft past the budget: a step emits at most k + 1 tokens.
             k = min(self.gamma, max_new_tokens - len(out) - 1)
 

@@ -492,6 +492,7 @@ def _engine(
         gamma=gamma,
         eos_ids=eos_ids,
         divergence_temperature=config.divergence_temperature,
+        first_token=config.first_token,
     )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.stats import median_abs_deviation
+from scipy.stats import median_abs_deviation, norm
 
-__all__ = ["robust_spread", "safe_ratio"]
+__all__ = ["lower_spread", "robust_spread", "safe_ratio"]
 
 
 def robust_spread(values: ArrayLike) -> float:
@@ -18,6 +18,24 @@ def robust_spread(values: ArrayLike) -> float:
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     return float(median_abs_deviation(x, scale="normal")) if len(x) else float("nan")
+
+
+def lower_spread(values: ArrayLike) -> float:
+    """Normal-consistent spread of the finite values from their lower half; NaN if none.
+
+    ``median(m - x | x <= m) / Phi^-1(3/4)`` with ``m`` the median: for
+    normal values it estimates sigma as the MAD does. Stalls only ever slow a
+    decode (or a step) down, so they sit above the median; a run with many
+    mildly slowed decodes widens the MAD, but hardly the spread of the fast
+    half, which keeps the machine's own jitter. Fences built on it stay
+    tight under a noisy neighbour.
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return float("nan")
+    below = np.median(x) - x[x <= np.median(x)]
+    return float(np.median(below) / norm.ppf(0.75))
 
 
 def safe_ratio(numerator: ArrayLike, denominator: ArrayLike) -> np.ndarray:

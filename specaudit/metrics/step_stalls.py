@@ -15,8 +15,10 @@ and the machine's steady load are all in it. A step is *stalled* when
     measured > fence * typical speed * price,
     fence = max(1.5, exp(z * sigma)),   z = Phi^-1(1 - 0.05 / n_steps),
 
-with sigma the robust spread (1.4826 MAD) of the log ratios, each centred on
-its decode's median, over all the run's steps of that decode kind: a 5%
+with sigma the robust spread of the fast half of the log ratios (stalls
+are one-sided; :func:`specaudit.metrics._common.lower_spread`), each
+centred on its decode's median, over all the run's steps of that decode
+kind: a 5%
 family-wise false-stall rate over the run's steps were the ratios normal,
 and never under a 50% excess, which ordinary step-to-step jitter (a few per
 cent on a CPU, sub-per-cent on a GPU) does not reach. A stalled step counts
@@ -38,7 +40,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
-from specaudit.metrics._common import robust_spread
+from specaudit.metrics._common import lower_spread
 from specaudit.metrics.costmodel import CostModel, cost_key
 
 __all__ = [
@@ -86,7 +88,7 @@ def step_fence(centred_log_ratios: Sequence[np.ndarray]) -> float:
     if len(values) < 2:
         return STEP_FENCE
     z = float(norm.isf(FALSE_STALL_RATE / len(values)))
-    return float(max(STEP_FENCE, np.exp(z * robust_spread(values))))
+    return float(max(STEP_FENCE, np.exp(z * lower_spread(values))))
 
 
 def stall_excess(measured: Any, price: Any, fence: float = STEP_FENCE) -> np.ndarray:

@@ -5,16 +5,19 @@ cost model (:mod:`specaudit.metrics.costmodel`) predicts for its counts. The
 test works on log residuals ``r = log(measured / modelled)``, centred on the
 median of the prompt's group (so a group whose forwards are systematically
 slower, say from longer contexts, is not flagged as a whole), and scaled by
-the run's own robust spread ``sigma = 1.4826 * MAD`` of those centred
-residuals. A decode is flagged when
+the run's own robust spread ``sigma`` of the fast half of those centred
+residuals (:func:`specaudit.metrics._common.lower_spread`). A decode is
+flagged when
 
     r - median_group(r) > max(z * sigma, log 1.10),
     z = Phi^-1(1 - 0.05 / n_decodes),
 
 that is, at a 5% family-wise false-flag rate over all the run's decodes were
 the residuals normal, and never for an excess under 10% (which cannot move a
-group's ratio of sums by much). The MAD ignores up to half the decodes being
-stalled, so the stalls do not widen the fence that catches them.
+group's ratio of sums by much). Stalls only slow decodes down, so they sit
+above the median: taking sigma from the residuals below it keeps the stalls
+from widening the fence that catches them, even when a noisy neighbour slows
+many decodes a little.
 
 Before any of this, single stalled steps inside a decode are trimmed
 (:mod:`specaudit.metrics.step_stalls`): a short burst then costs nothing, and
@@ -37,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from specaudit.metrics._common import robust_spread
+from specaudit.metrics._common import lower_spread, robust_spread
 from specaudit.metrics.costmodel import CostModel, fit_cost_models, modelled_times, timing_table
 from specaudit.metrics.step_stalls import StepTrim, trim_step_stalls
 
@@ -140,7 +143,10 @@ def flag_outliers(
             raw = np.log(np.asarray(measured, dtype=float) / np.asarray(model, dtype=float))
         centred, offset, judged = _centred(raw, keys)
         sigma = robust_spread(centred[judged])
-        fence = max(z * sigma, MIN_EXCESS) if np.isfinite(sigma) else np.inf
+        # The fence takes its spread from the fast half only (stalls are
+        # one-sided); the scatter reported as timing health takes all of it.
+        fence_sigma = lower_spread(centred[judged])
+        fence = max(z * fence_sigma, MIN_EXCESS) if np.isfinite(fence_sigma) else np.inf
         out[kind] = judged & np.isfinite(centred) & (centred > fence)
         out[f"{kind}_residual"], out[f"{kind}_offset"] = centred, offset
         out["spread"][kind], out["fence"][kind] = sigma, float(fence)

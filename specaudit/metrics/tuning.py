@@ -254,7 +254,11 @@ def _prompt_costs(records: Sequence[Mapping[str, Any]], max_new_tokens: int) -> 
         )
         fields["draft"][p] = m.draft_per_token_s + m.verify_per_token_s
         fields["scale"][p] = m.spec_scale
-    n_tokens = np.array([len(r["output_ids"]) for r in records], dtype=int)
+    # The tokens the steps made: the whole output, less a first token that
+    # the prefill made (first_token "prefill", and every serving backend).
+    n_tokens = np.array(
+        [sum(s.get("emitted", s["accepted"] + 1) for s in r["steps"]) for r in records], dtype=int
+    )
     budget = np.array([r.get("stop_reason") == "max_new_tokens" for r in records], dtype=bool) | (
         n_tokens >= max_new_tokens
     )

@@ -28,6 +28,15 @@ def test_steps_from_counts_marks_rejections_and_leaves_divergences_absent():
     # The output ends 2 tokens into the second step: it emits them, and no more steps.
     cut = steps_from_counts([4, 4, 4], [4, 3, 2], n_emitted=7)
     assert [(s.accepted, s.emitted, s.rejected) for s in cut] == [(4, 5, False), (2, 2, False)]
+    # A budget of 6 step tokens: the native engine drafts at most 6 - 0 - 1 = 5,
+    # then 6 - 5 - 1 = 0 (the last token is the target's own), as counted here.
+    capped = steps_from_counts([8, 8], [8, 0], n_emitted=6, budget=6)
+    assert [(s.drafted, s.accepted, s.emitted, s.rejected) for s in capped] == [(5, 5, 6, False)]
+    capped = steps_from_counts([4, 4, 4], [1, 4, 3], n_emitted=6, budget=6)
+    assert [(s.drafted, s.accepted, s.emitted, s.rejected) for s in capped] == [
+        (4, 1, 2, True),
+        (3, 3, 4, False),
+    ]
     with pytest.raises(ValueError, match="accepted 3 of 2"):
         steps_from_counts([2], [3])
 

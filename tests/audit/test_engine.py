@@ -183,3 +183,31 @@ def test_accepted_eos_ends_the_step_without_a_target_token(target):
     assert not last.rejected and last.drafted == 4
     assert last.position_accepted == [True] * last.accepted
     assert sum(s.emitted for s in spec.steps) == len(spec.output_ids)
+
+
+@pytest.mark.parametrize("prompt", PROMPTS)
+def test_first_token_from_prefill_shifts_the_steps_by_one_token(target, small_drafter, prompt):
+    """With first_token="prefill" the steps are those of the prompt extended by that token."""
+    drafter = NeuralDrafter(small_drafter, vocab_size=VOCAB)
+    engine = SpeculativeEngine(target, drafter, gamma=3, eos_ids=set(), first_token="prefill")
+    spec = engine.speculative(prompt, 20, greedy())
+    assert spec.output_ids == engine.plain(prompt, 20, greedy()).output_ids
+    assert sum(s.emitted for s in spec.steps) == len(spec.output_ids) - 1
+    first, rest = spec.output_ids[0], spec.output_ids[1:]
+    shifted = neural(target, small_drafter, 3).speculative([*prompt, first], 19, greedy())
+    assert shifted.output_ids == rest
+    as_counts = [(s.drafted, s.accepted, s.rejected, s.emitted) for s in spec.steps]
+    assert as_counts == [(s.drafted, s.accepted, s.rejected, s.emitted) for s in shifted.steps]
+
+
+def test_first_token_from_prefill_can_end_the_output(target, small_drafter):
+    engine = neural(target, small_drafter, 3)
+    first = engine.plain([5], 1, greedy()).output_ids[0]
+    drafter = NeuralDrafter(small_drafter, vocab_size=VOCAB)
+    prefill_first = SpeculativeEngine(
+        target, drafter, gamma=3, eos_ids={first}, first_token="prefill"
+    )
+    outcome = prefill_first.speculative([5], 20, greedy())
+    assert (outcome.output_ids, outcome.steps, outcome.stop_reason) == ([first], [], "eos")
+    with pytest.raises(ValueError, match="first_token"):
+        SpeculativeEngine(target, drafter, gamma=3, eos_ids=set(), first_token="bonus")

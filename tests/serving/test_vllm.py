@@ -119,16 +119,18 @@ def test_in_process_ngram_audit(tmp_path):
     assert env["concurrency"] == 2 and env["speculative_config"]["method"] == "ngram"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 19's +-0.02 target is not met: vLLM never drafts the first token (it comes "
-    "from the prefill) and drafts all gamma near the token limit, so steps are cut elsewhere "
-    "than in the native engine; measured up to 0.04 per group (docs/serving.md)",
-)
 def test_acceptance_matches_native_engine(draft_model_run, tmp_path):
-    """Greedy, concurrency 1, draft_model: per-group acceptance within 0.02 of native."""
+    """Greedy, concurrency 1, draft_model: per-group acceptance within 0.02 of native.
+
+    The native engine runs with vLLM's convention for the first token (the
+    prefill makes it), so both engines cut the same text into the same steps;
+    with the default convention the groups differ by up to 0.04
+    (docs/serving.md).
+    """
     native = tmp_path / "native"
-    done = specaudit("run", *CROSS, "--out", native, "--no-progress", "--retime", "0")
+    done = specaudit(
+        "run", *CROSS, "--first-token", "prefill", "--out", native, "--no-progress", "--retime", "0"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     ours = {r["id"]: r for r in load_records(native / "records.jsonl")}
     served = load_records(draft_model_run / "records.jsonl")

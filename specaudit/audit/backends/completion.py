@@ -51,7 +51,10 @@ class Completion:
 
 
 def steps_from_counts(
-    drafted: list[int], accepted: list[int], n_emitted: int | None = None
+    drafted: list[int],
+    accepted: list[int],
+    n_emitted: int | None = None,
+    budget: int | None = None,
 ) -> list[StepRecord]:
     """Step records from per-step drafted and accepted counts.
 
@@ -59,12 +62,19 @@ def steps_from_counts(
     distributional fields and the per-step times are ``None``: a serving
     engine does not report them.
 
-    Engines count the drafts a step accepted even past the end of the output
-    (an end-of-sequence or the token limit inside the accepted drafts), so
-    ``n_emitted``, the tokens the steps produced, cuts the last steps: a step
-    that reaches the end emits only what is left, like the native engine's
-    step that accepts end-of-sequence (``emitted == accepted``, not
-    rejected), and steps after it are dropped.
+    Steps are counted as the native engine would make them from the same
+    acceptance decisions, so the two engines' acceptance compares:
+
+    - engines count the drafts a step accepted even past the end of the
+      output (an end-of-sequence inside the accepted drafts, or the token
+      limit), so ``n_emitted``, the tokens the steps produced, cuts the last
+      steps: a step that reaches the end emits only what is left, like the
+      native engine's step that accepts end-of-sequence (``emitted ==
+      accepted``, not rejected), and steps after it are dropped;
+    - with ``budget``, the tokens the steps may make in all, a step counts
+      only the drafts that fit before the budget's last token, which is
+      always the target's own: the native engine never drafts past it,
+      while a serving engine drafts all γ and discards the rest.
 
     Raises
     ------
@@ -75,13 +85,17 @@ def steps_from_counts(
         raise ValueError(
             f"per-step drafted ({len(drafted)}) and accepted ({len(accepted)}) differ in length"
         )
-    left = sum(a + 1 for a in accepted) if n_emitted is None else n_emitted
-    steps = []
+    total = sum(a + 1 for a in accepted) if n_emitted is None else n_emitted
+    steps, produced = [], 0
     for d, a in zip(drafted, accepted, strict=True):
         if not 0 <= a <= d:
             raise ValueError(f"a step accepted {a} of {d} drafts")
+        left = total - produced
         if left <= 0:
             break
+        if budget is not None:
+            d = min(d, max(budget - produced - 1, 0))
+            a = min(a, d)
         ended = left <= a  # the output ends inside this step's accepted drafts
         a = min(a, left)
         emitted = a if ended else a + 1
@@ -100,7 +114,7 @@ def steps_from_counts(
                 kl=None,
             )
         )
-        left -= emitted
+        produced += emitted
     return steps
 
 
@@ -114,6 +128,7 @@ def build_record(
     seed: int,
     device_name: str,
     neural_drafter: bool,
+    max_new_tokens: int | None = None,
 ) -> PromptRecord:
     """Build the record of one prompt from its speculative and (optional) plain completion.
 
@@ -121,11 +136,16 @@ def build_record(
     mismatch is recorded, never raised (batched serving can break ties
     differently, see ``docs/serving.md``). Without a plain completion the
     baseline fields are empty and every speed-up reads as undefined.
+    ``max_new_tokens`` is the request's token limit (see
+    :func:`steps_from_counts`).
     """
     if spec.drafted is None or spec.accepted is None:
         raise ValueError("the speculative completion carries no per-step counts")
     # The first token comes from the prefill, not from a speculative step.
-    steps = steps_from_counts(spec.drafted, spec.accepted, max(len(spec.output_ids) - 1, 0))
+    budget = max_new_tokens - 1 if max_new_tokens is not None else None
+    steps = steps_from_counts(
+        spec.drafted, spec.accepted, max(len(spec.output_ids) - 1, 0), budget=budget
+    )
     drafted = sum(spec.drafted)
     lossless = (spec.output_ids == plain.output_ids) if greedy and plain is not None else None
     return PromptRecord(

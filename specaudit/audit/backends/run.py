@@ -160,6 +160,7 @@ def _decode_all(
                     seed=config.seed,
                     device_name=backend.device_name,
                     neural_drafter=backend.neural_drafter,
+                    max_new_tokens=config.max_new_tokens,
                 )
                 for t, s, p in zip(chunk, spec, plain, strict=True)
             ]

@@ -407,8 +407,9 @@ class TimingAssessment:
             cost_models=tuple(self.models.values()),
             n_steps_trimmed=self.trim.n_steps_trimmed,
             trimmed_share=self.trim.share(
-                [float(r["baseline_time_s"]) for r in records],
-                [float(r["spec_time_s"]) for r in records],
+                # None (a serving run without a plain baseline) reads as NaN.
+                np.array([r["baseline_time_s"] for r in records], dtype=float),
+                np.array([r["spec_time_s"] for r in records], dtype=float),
             ),
         )
 

@@ -189,8 +189,10 @@ def test_metrics_of_backend_records_say_not_available(served, prompt_file, tmp_p
     assert all(s["alpha"] is None for r in records for s in r["steps"])
     metrics = json.loads((out / "metrics.json").read_text())
     group = metrics["groups"][0]
-    # 1 accepted of 2 drafted per step, every step rejecting: 1 / (1 + 1).
-    assert group["acceptance_rate"]["estimate"] == pytest.approx(0.5)
+    # 9 tokens: the first from the prefill, 8 from steps that each accept 1 of 2
+    # drafts. The 4th step has room for 1 draft before the budget's last token
+    # and accepts it: 4 accepted of 7 verified positions.
+    assert group["acceptance_rate"]["estimate"] == pytest.approx(4 / 7)
     assert group["distributional_alpha_token"]["estimate"] is None
     assert group["kl"]["estimate"] is None
     assert any("not available for this backend" in n for n in metrics["notes"])
@@ -203,4 +205,18 @@ def test_metrics_of_backend_records_say_not_available(served, prompt_file, tmp_p
     assert gate.exit_code in (0, 1), gate.output
     assert "Traceback" not in gate.output
     direct = compute_metrics(records)
-    assert direct.groups[0].acceptance_rate.estimate == pytest.approx(0.5)
+    assert direct.groups[0].acceptance_rate.estimate == pytest.approx(4 / 7)
+
+
+def test_a_run_without_baseline_measures_acceptance_only(served, prompt_file, tmp_path):
+    server = served()
+    out = tmp_path / "run"
+    result = runner.invoke(app, openai_args(prompt_file, out, server.url))
+    assert result.exit_code == 0, result.output
+    records = load_records(out / "records.jsonl")
+    assert all(r["baseline_time_s"] is None and r["lossless"] is None for r in records)
+    metrics = json.loads((out / "metrics.json").read_text())
+    group = metrics["groups"][0]
+    assert group["acceptance_rate"]["estimate"] == pytest.approx(4 / 7)
+    assert group["speedup"]["estimate"] is None
+    assert any("without a plain baseline" in n for n in metrics["notes"])

@@ -41,6 +41,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from specaudit.metrics._common import lower_spread, robust_spread
+from specaudit.metrics.availability import served_by_backend
 from specaudit.metrics.costmodel import CostModel, fit_cost_models, modelled_times, timing_table
 from specaudit.metrics.step_stalls import StepTrim, trim_step_stalls
 
@@ -287,6 +288,7 @@ def group_noise(spread: float, group_size: float) -> float:
 def verdict(
     *,
     has_attempts: bool,
+    served: bool = False,
     judged: bool = True,
     n_prompts: int,
     n_flagged: int,
@@ -301,9 +303,12 @@ def verdict(
     timing scatter that alone moves a group's speed-up by more than 15%
     (:func:`group_noise`). ``noisy``: any prompt still flagged, scatter worth
     more than 5% on a group's speed-up, or more than 5% CPU steal.
-    ``unknown`` for version-1 records, which hold no timing attempts, and
+    ``unknown`` for records without timing attempts (version-1 records, and
+    those of a serving backend, ``served``, which times whole requests), and
     where no group has the 5 prompts a robust judgement needs (``judged``).
     """
+    if not has_attempts and served:
+        return "unknown", ("a serving backend times whole requests: nothing was re-timed",)
     if not has_attempts:
         return "unknown", ("records of version 1 hold no timing attempts",)
     if not judged:
@@ -378,6 +383,7 @@ class TimingAssessment:
         )
         label, reasons = verdict(
             has_attempts=has_attempts,
+            served=any(served_by_backend(r) for r in records),
             judged=spread is not None,
             n_prompts=len(records),
             n_flagged=int(flagged.sum()),

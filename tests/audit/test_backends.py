@@ -197,6 +197,8 @@ def test_metrics_of_backend_records_say_not_available(served, prompt_file, tmp_p
     assert group["kl"]["estimate"] is None
     assert any("not available for this backend" in n for n in metrics["notes"])
     assert any("identical outputs (greedy): 8/8" in n for n in metrics["notes"])
+    assert metrics["timing"]["verdict"] == "unknown"
+    assert "serving backend" in metrics["timing"]["reasons"][0]
     assert (out / "report.html").exists()
     # The gate runs unchanged on them.
     gate = runner.invoke(

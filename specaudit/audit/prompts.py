@@ -9,6 +9,7 @@ Files may be gzip-compressed (``.jsonl.gz``).
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import re
@@ -91,6 +92,10 @@ class Prompt:
     def group(self) -> tuple[str, str]:
         """The (language, task) cell this prompt belongs to."""
         return (self.language, self.task)
+
+    def record_fields(self) -> dict[str, str | None]:
+        """Return the fields a :class:`~specaudit.records.PromptRecord` copies from its prompt."""
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)

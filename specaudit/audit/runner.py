@@ -233,12 +233,7 @@ def _decode_prompt(
     lossless = spec.output_ids == base.output_ids if decoding.greedy else None
     text = tokenizer.decode(spec.output_ids, skip_special_tokens=True)
     record = PromptRecord(
-        id=prompt.id,
-        language=prompt.language,
-        task=prompt.task,
-        item_id=prompt.item_id,
-        split=prompt.split,
-        prompt=prompt.prompt,
+        **prompt.record_fields(),
         prompt_ids=ids,
         output_ids=spec.output_ids,
         output_text=text,
@@ -258,7 +253,6 @@ def _decode_prompt(
         output_chars=len(text),
         prompt_chars=len(prompt.prompt),
         seed=derive_seed(config.seed, prompt.id, "spec"),
-        reference=prompt.reference,
         device_name=device_label(device),
         drafter=setting.drafter if setting is not None else None,
         gamma=setting.gamma if setting is not None else None,

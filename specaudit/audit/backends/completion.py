@@ -149,12 +149,7 @@ def build_record(
     drafted = sum(spec.drafted)
     lossless = (spec.output_ids == plain.output_ids) if greedy and plain is not None else None
     return PromptRecord(
-        id=prompt.id,
-        language=prompt.language,
-        task=prompt.task,
-        item_id=prompt.item_id,
-        split=prompt.split,
-        prompt=prompt.prompt,
+        **prompt.record_fields(),
         prompt_ids=list(ids),
         output_ids=list(spec.output_ids),
         output_text=spec.text,
@@ -176,6 +171,5 @@ def build_record(
         output_chars=len(spec.text),
         prompt_chars=len(prompt.prompt),
         seed=derive_seed(seed, prompt.id, "spec"),
-        reference=prompt.reference,
         device_name=device_name,
     )

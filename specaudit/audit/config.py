@@ -63,7 +63,7 @@ class RunConfig(BaseModel):
     # Backend (docs/serving.md). "native" is specaudit's own engine; the others
     # read per-request acceptance counts from a serving engine.
     backend: Literal["native", "vllm", "openai"] = "native"  #: who decodes
-    speculative_config: dict[str, Any] | None = None  #: vLLM speculative_config (JSON), as given
+    speculative_config: dict[str, Any] | None = None  #: vLLM speculative_config, passed as given
     spec_method: str | None = None  #: shorthand: draft_model, ngram, eagle, eagle3, mtp, suffix
     concurrency: int = Field(1, ge=1)  #: requests in flight at once (serving backends)
     base_url: str | None = None  #: openai backend: the speculative server

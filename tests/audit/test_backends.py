@@ -222,3 +222,22 @@ def test_a_run_without_baseline_measures_acceptance_only(served, prompt_file, tm
     assert group["acceptance_rate"]["estimate"] == pytest.approx(4 / 7)
     assert group["speedup"]["estimate"] is None
     assert any("without a plain baseline" in n for n in metrics["notes"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backend", "vllm", "--speculative-config", "{bad"], "is not valid JSON"),
+        (["--backend", "vllm", "--speculative-config", "[1]"], "must be a JSON object"),
+        (["--backend", "vllm", "--shard", "0/2"], "--shard needs the native backend"),
+        (["--backend", "openai"], "needs base_url"),
+        (["--concurrency", "4"], "needs a serving backend"),
+        (["--backend", "openai", "--base-url", "http://x", "--routing", "r.yaml"], "routing needs"),
+    ],
+)
+def test_backend_option_mistakes_exit_2_with_one_line(args, message, tmp_path):
+    result = runner.invoke(app, ["run", *args, "--out", str(tmp_path / "run"), "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run" / "records.jsonl").exists()

@@ -42,6 +42,7 @@ __all__ = [
     "AuditInterrupted",
     "RunSummary",
     "builtin_pair",
+    "check_lengths",
     "config_prompts",
     "derive_seed",
     "run_audit",
@@ -177,9 +178,16 @@ def config_prompts(config: RunConfig) -> list[Prompt]:
     )
 
 
-def _check_lengths(
+def check_lengths(
     encoded: list[tuple[Prompt, list[int]]], limits: dict[str, int | None], max_new_tokens: int
 ) -> None:
+    """Refuse a prompt that encodes to no tokens, or that overflows a model's context.
+
+    Raises
+    ------
+    UserInputError
+        Naming the prompt, and what to shorten or lower.
+    """
     for prompt, ids in encoded:
         if not ids:
             raise UserInputError(f"prompt {prompt.id!r} encodes to no tokens")
@@ -377,12 +385,12 @@ def _audit(
     encoded = [(p, encode(target.tokenizer, p, config)) for p in selection]
     limit = context_length(target.model)
     if settings is None:
-        _check_lengths(
+        check_lengths(
             encoded, {"target": limit, "drafter": drafter.context_length}, config.max_new_tokens
         )
     else:  # each prompt against its own group's drafter
         for setting in dict.fromkeys(settings.values()):
-            _check_lengths(
+            check_lengths(
                 [(p, ids) for p, ids in encoded if settings[_key(p)] is setting],
                 {"target": limit, "drafter": setting.engine.drafter.context_length},
                 config.max_new_tokens,

@@ -28,6 +28,7 @@ from typing import Any
 
 from specaudit.audit.backends.completion import Completion
 from specaudit.audit.backends.run import BackendUnavailable
+from specaudit.audit.backends.spec_config import LOOKUP_METHODS
 from specaudit.audit.config import RunConfig
 from specaudit.errors import UserInputError
 
@@ -90,7 +91,7 @@ class OpenAIBackend:
             trust_remote_code=config.trust_remote_code,
         )
         self.device_name = f"server {self.urls[True]}"
-        self.neural_drafter = config.spec_method not in ("ngram", "suffix")
+        self.neural_drafter = config.spec_method not in LOOKUP_METHODS
         self._pool = ThreadPoolExecutor(max_workers=config.concurrency)
 
     def describe(self) -> dict:

@@ -21,7 +21,13 @@ from specaudit.audit.config import RunConfig
 from specaudit.audit.environment import host_environment
 from specaudit.audit.prompts import Prompt
 from specaudit.audit.rundir import RunDir
-from specaudit.audit.runner import AuditInterrupted, RunSummary, config_prompts, encode
+from specaudit.audit.runner import (
+    AuditInterrupted,
+    RunSummary,
+    check_lengths,
+    config_prompts,
+    encode,
+)
 from specaudit.errors import UserInputError
 
 __all__ = ["Backend", "BackendUnavailable", "run_backend_audit"]
@@ -94,9 +100,8 @@ def run_backend_audit(
     backend = make_backend(config)
     try:
         encoded = [_Todo(p, encode(backend.tokenizer, p, config)) for p in selection]
-        for item in encoded:
-            if not item.ids:
-                raise UserInputError(f"prompt {item.prompt.id!r} encodes to no tokens")
+        # The served model's context is the engine's to check.
+        check_lengths([(t.prompt, t.ids) for t in encoded], {}, config.max_new_tokens)
         run_dir = RunDir(out)
         done = run_dir.start(
             config.model_dump(mode="json"),

@@ -94,3 +94,11 @@ def test_bad_input_is_a_user_error(tmp_path):
         specaudit.run_pipeline(specaudit.RunConfig(target="x"), tmp_path / "r")
     with pytest.raises(UserInputError, match="--resume needs --out"):
         specaudit.run_pipeline(specaudit.RunConfig(), resume=True)
+
+
+def test_records_come_in_interleaved_decode_order(cli_run):
+    # Four groups of two: the first round decodes one prompt of each group.
+    rows = [json.loads(line) for line in (cli_run / "records.jsonl").open()]
+    first = rows[:4]
+    assert len({(r["language"], r["task"]) for r in first}) == 4
+    assert all(r["id"].endswith("-0") for r in first)

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from specaudit.audit.backends.completion import Completion, build_record
 from specaudit.audit.config import RunConfig
 from specaudit.audit.environment import host_environment
+from specaudit.audit.order import in_decode_order
 from specaudit.audit.prompts import Prompt
 from specaudit.audit.rundir import RunDir
 from specaudit.audit.runner import (
@@ -96,7 +97,7 @@ def run_backend_audit(
     AuditInterrupted
         On Ctrl-C, after the finished prompts are on disk.
     """
-    selection = config_prompts(config)
+    selection = in_decode_order(config_prompts(config), config.order, config.seed)
     backend = make_backend(config)
     try:
         encoded = [_Todo(p, encode(backend.tokenizer, p, config)) for p in selection]

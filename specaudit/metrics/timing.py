@@ -2,22 +2,24 @@
 
 A decode is a *timing outlier* when its measured time is far above what the
 cost model (:mod:`specaudit.metrics.costmodel`) predicts for its counts. The
-test works on log residuals ``r = log(measured / modelled)``, centred on the
-median of the prompt's group (so a group whose forwards are systematically
-slower, say from longer contexts, is not flagged as a whole), and scaled by
-the run's own robust spread ``sigma`` of the fast half of those centred
-residuals (:func:`specaudit.metrics._common.lower_spread`). A decode is
-flagged when
+test works on log residuals ``r = log(measured / modelled)`` less the
+prompt's group offset: its group's median shrunk towards the run's, by how
+much more the groups' medians differ than sampling noise explains (so a
+group whose forwards are really slower, say from longer contexts, is not
+flagged as a whole, while a group a neighbour slowed together is). The
+centre ``mu`` and spread ``sigma`` of the clean residuals come from their 5%
+and 25% quantiles (:func:`specaudit.metrics._common.lower_tail_normal`). A
+decode is flagged when
 
-    r - median_group(r) > max(z * sigma, log 1.10),
+    r - offset - mu > max(z * sigma, log 1.10),
     z = Phi^-1(1 - 0.05 / n_decodes),
 
 that is, at a 5% family-wise false-flag rate over all the run's decodes were
 the residuals normal, and never for an excess under 10% (which cannot move a
 group's ratio of sums by much). Stalls only slow decodes down, so they sit
-above the median: taking sigma from the residuals below it keeps the stalls
-from widening the fence that catches them, even when a noisy neighbour slows
-many decodes a little.
+in the upper tail: reading the centre and spread from the lower tail keeps
+the stalls from moving the fence that catches them, even when a noisy
+neighbour slows a third of the decodes.
 
 Before any of this, single stalled steps inside a decode are trimmed
 (:mod:`specaudit.metrics.step_stalls`): a short burst then costs nothing, and
@@ -40,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from specaudit.metrics._common import lower_spread, robust_spread
+from specaudit.metrics._common import lower_tail_normal, robust_spread
 from specaudit.metrics.availability import served_by_backend
 from specaudit.metrics.costmodel import CostModel, fit_cost_models, modelled_times, timing_table
 from specaudit.metrics.step_stalls import StepTrim, trim_step_stalls
@@ -78,9 +80,10 @@ class TimingFlags:
     plain, spec : ndarray of bool
         Whether each prompt's plain / speculative decode is a timing outlier.
     plain_residual, spec_residual : ndarray
-        Log residuals against the model, centred on the group median.
+        Log residuals against the model, less ``offset``.
     plain_offset, spec_offset : ndarray
-        Each prompt's group median of the raw log residual.
+        Each prompt's typical log residual: its group's shrunk median plus
+        the clean residuals' centre ``mu``.
     spread : dict
         Robust spread sigma of the centred residuals, per decode kind.
     fence : dict
@@ -102,13 +105,33 @@ class TimingFlags:
         return self.plain | self.spec
 
 
-def _centred(residual: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Residuals minus their group median, the medians, and which groups can be judged."""
+def _group_offsets(residual: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each prompt's group offset (its group's median shrunk to the run's), and who is judged.
+
+    A group's median residual is the sum of a real offset (work the cost
+    model does not price, alike for every prompt of the group) and sampling
+    noise, of variance ``(pi / 2) s^2 / n`` for ``n`` residuals of spread
+    ``s``. Each median is shrunk towards the run's by the share of the
+    medians' spread that is not noise (an empirical-Bayes weight, after
+    James and Stein). The spread between groups is the MAD of their medians:
+    a group whose decodes a neighbour slowed together stands out from it and
+    is not taken for a real offset, while a real spread of offsets across
+    the groups is kept.
+    """
     frame = pd.DataFrame({"key": keys, "r": residual})
     grouped = frame.groupby("key", sort=False)["r"]
-    offset = grouped.transform("median").to_numpy(float)
+    median = grouped.transform("median").to_numpy(float)
     judged = grouped.transform("size").to_numpy() >= MIN_GROUP
-    return residual - offset, offset, judged
+    sizes = grouped.size()
+    medians = grouped.median()[sizes >= MIN_GROUP].to_numpy(float)
+    if len(medians) < 2:  # at most one group to judge: its median is the run's
+        return median, judged
+    centre = float(np.nanmedian(residual[judged]))
+    within = robust_spread((residual - median)[judged])
+    between = robust_spread(medians) ** 2
+    noise = np.pi / 2 * within**2 / float(np.median(sizes[sizes >= MIN_GROUP]))
+    weight = float(np.clip(1.0 - noise / between, 0.0, 1.0)) if between > 0 else 0.0
+    return np.where(judged, centre + weight * (median - centre), median), judged
 
 
 def flag_outliers(
@@ -142,11 +165,15 @@ def flag_outliers(
     ):
         with np.errstate(divide="ignore", invalid="ignore"):
             raw = np.log(np.asarray(measured, dtype=float) / np.asarray(model, dtype=float))
-        centred, offset, judged = _centred(raw, keys)
+        offset, judged = _group_offsets(raw, keys)
+        # Stalls are one-sided: the fence takes the centre and spread of the
+        # clean residuals from their lower tail; the scatter reported as
+        # timing health takes all of them.
+        mu, fence_sigma = lower_tail_normal((raw - offset)[judged])
+        if np.isfinite(mu):
+            offset = offset + mu
+        centred = raw - offset
         sigma = robust_spread(centred[judged])
-        # The fence takes its spread from the fast half only (stalls are
-        # one-sided); the scatter reported as timing health takes all of it.
-        fence_sigma = lower_spread(centred[judged])
         fence = max(z * fence_sigma, MIN_EXCESS) if np.isfinite(fence_sigma) else np.inf
         out[kind] = judged & np.isfinite(centred) & (centred > fence)
         out[f"{kind}_residual"], out[f"{kind}_offset"] = centred, offset

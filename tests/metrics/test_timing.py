@@ -49,6 +49,44 @@ def test_flags_catch_a_stall_and_nothing_else():
     assert flags.fence["plain"] > MIN_EXCESS  # z * sigma with z for 80 decodes
 
 
+def _default_audit_like(rng, offsets):
+    """22 groups of 20 decodes, 8% jitter, each group off the model by its offset."""
+    groups = np.repeat([f"g{i}" for i in range(22)], 20)
+    jitter = rng.normal(0, 0.08, len(groups))
+    return groups, np.exp(np.repeat(offsets, 20) + jitter), np.ones(len(groups))
+
+
+def test_a_group_slowed_together_is_caught():
+    # Beside a neighbour, half of one group's plain decodes ran 1.8x slower.
+    # Centred on that group's own median (the earlier rule) they hide: the
+    # median moved with them and the spread of the fast half grew. The group
+    # medians here differ by sampling noise only, so they are shrunk to the
+    # run's, and the fence comes from the residuals' lower tail.
+    rng = np.random.default_rng(4)
+    groups, plain, model = _default_audit_like(rng, np.zeros(22))
+    spec = plain[rng.permutation(len(plain))]
+    clean = flag_outliers(groups, plain, model, spec, model)
+    assert not clean.any.any()
+    slowed = np.flatnonzero(groups == "g3")[::2]
+    plain[slowed] *= 1.8
+    flags = flag_outliers(groups, plain, model, spec, model)
+    assert np.flatnonzero(flags.plain).tolist() == slowed.tolist()
+    # Centred on the group's own median, they would sit 0.3 above it on a
+    # log scale, under a fence of log 1.36 = 0.31 at this jitter.
+    own = np.log(plain[slowed]) - np.median(np.log(plain[groups == "g3"]))
+    assert np.median(own) < flags.fence["plain"]
+    assert not flags.spec.any()
+
+
+def test_real_group_offsets_are_kept():
+    # Groups that really differ (say, by context length) by 15% on a log scale,
+    # far more than a median of 20 varies by chance: no group is flagged whole.
+    rng = np.random.default_rng(5)
+    groups, plain, model = _default_audit_like(rng, rng.normal(0, 0.15, 22))
+    flags = flag_outliers(groups, plain, model, plain, model)
+    assert flags.plain.sum() <= 1
+
+
 def test_no_flag_below_ten_percent_even_on_a_quiet_run():
     groups = ["a"] * 10
     plain = np.ones(10)

@@ -96,7 +96,7 @@ def test_bad_input_is_a_user_error(tmp_path):
         specaudit.run_pipeline(specaudit.RunConfig(), resume=True)
 
 
-def test_records_come_in_interleaved_decode_order(cli_run):
+def test_records_come_round_robin_across_groups(cli_run):
     # Four groups of two: the first round decodes one prompt of each group.
     rows = [json.loads(line) for line in (cli_run / "records.jsonl").open()]
     first = rows[:4]

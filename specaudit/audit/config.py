@@ -59,7 +59,6 @@ class RunConfig(BaseModel):
     warmup: int = Field(2, ge=0)  #: untimed warm-up decodes before the first prompt
     repeats: int = Field(1, ge=1)  #: timings per prompt; each decode keeps the median
     retime: int = Field(3, ge=0)  #: re-timings of a timing outlier at most; 0 turns them off
-    order: Literal["interleaved", "grouped"] = "interleaved"  #: decode groups mixed in time
 
     # Backend (docs/serving.md). "native" is specaudit's own engine; the others
     # read per-request acceptance counts from a serving engine.

@@ -29,7 +29,6 @@ from specaudit.audit.loading import (
     vocab_fingerprint,
 )
 from specaudit.audit.ngram import NGramModel
-from specaudit.audit.order import in_decode_order
 from specaudit.audit.prompts import Prompt, builtin_prompt_dir, load_prompts, select_prompts
 from specaudit.audit.retime import RetimeSummary, retime_outliers
 from specaudit.audit.routed import Setting, build_settings, read_routing
@@ -356,10 +355,7 @@ def _audit(
     device = placement.device
     dtype = resolve_dtype(config.dtype, device)
 
-    # In decode order, groups interleaved in time: a slow stretch of the run
-    # then spreads over every group (specaudit.audit.order). Shard plans,
-    # records.jsonl and merges all follow this order.
-    selection = in_decode_order(config_prompts(config), config.order, config.seed)
+    selection = config_prompts(config)
 
     # A bad routing file must fail before any model is loaded.
     routing = read_routing(config.routing, (p.group for p in selection)) if config.routing else None
@@ -425,7 +421,7 @@ def _audit(
             Path(config.routing).read_text(encoding="utf-8"), encoding="utf-8"
         )
 
-    # The global index i keeps each prompt's plain/speculative order (see _decode_prompt)
+    # The global index i keeps each prompt's decode order (see _decode_prompt)
     # the same as in a single-process run.
     mine = [
         (i, p, ids)

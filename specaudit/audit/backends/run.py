@@ -19,7 +19,6 @@ from tqdm.auto import tqdm
 from specaudit.audit.backends.completion import Completion, build_record
 from specaudit.audit.config import RunConfig
 from specaudit.audit.environment import host_environment
-from specaudit.audit.order import in_decode_order
 from specaudit.audit.prompts import Prompt
 from specaudit.audit.rundir import RunDir
 from specaudit.audit.runner import (
@@ -97,7 +96,7 @@ def run_backend_audit(
     AuditInterrupted
         On Ctrl-C, after the finished prompts are on disk.
     """
-    selection = in_decode_order(config_prompts(config), config.order, config.seed)
+    selection = config_prompts(config)
     backend = make_backend(config)
     try:
         encoded = [_Todo(p, encode(backend.tokenizer, p, config)) for p in selection]

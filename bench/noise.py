@@ -7,9 +7,11 @@ quietly, then beside a noisy neighbour, a process that takes every core in
 bursts of about ``--burst`` seconds every ``--period`` seconds (jittered), the
 way a co-tenant's job does on a shared CI runner or GPU node. Prints, per
 group, both runs' headline (robust) and modelled speed-ups and the raw ratio
-of summed measured times, each run's worst group and timing health, and the
-failing checks of the example gate policy for both runs. Nothing else may run
-on the machine meanwhile: this is a benchmark, not a test.
+of summed measured times; the change every group shares (the machine's) and
+each group's change against it; each run's fitted plain-step and verify
+costs; each run's worst group and timing health; and the failing checks of
+the example gate policy for both runs. Nothing else may run on the machine
+meanwhile: this is a benchmark, not a test.
 
 ``--reuse`` keeps finished runs in ``--out`` (each run resumes otherwise).
 """
@@ -24,6 +26,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 from specaudit.gate.policy import example_policy_path, load_policy
 from specaudit.gate.runner import evaluate_gate
@@ -98,11 +102,12 @@ def main() -> None:
     print(f"audit time: quiet {quiet_s:.0f} s, noisy {noisy_s:.0f} s")
     header = f"{'group':<16}{'quiet':>8}{'model':>8}{'raw':>8}  {'noisy':>8}{'model':>8}{'raw':>8}"
     print(header + f"{'noisy/quiet':>13}")
-    worst_change = 0.0
+    worst_change, log_changes = 0.0, []
     for q in quiet.groups:
         n = noisy.group(q.group)
         change = n.speedup.estimate / q.speedup.estimate - 1.0
         worst_change = max(worst_change, abs(change))
+        log_changes.append(np.log1p(change))
         print(
             f"{q.group:<16}{q.speedup.estimate:>8.3f}{q.speedup_modelled.estimate:>8.3f}"
             f"{q.speedup_raw.estimate:>8.3f}  {n.speedup.estimate:>8.3f}"
@@ -110,6 +115,23 @@ def main() -> None:
         )
     gaps = [abs(g.speedup_modelled.estimate / g.speedup.estimate - 1) for g in quiet.groups]
     print(f"largest headline change, noisy against quiet: {worst_change:.1%}")
+    # A change shared by every group is the machine's, not a group's: the
+    # disparity figures (groups against each other) do not see it.
+    shift = float(np.mean(log_changes))
+    relative = np.abs(np.expm1(np.asarray(log_changes) - shift))
+    print(
+        f"shared shift of every group (geometric mean): {np.expm1(shift):+.1%}; "
+        f"largest change against it: {relative.max():.1%} (median {np.median(relative):.1%})"
+    )
+    for name, result in (("quiet", quiet), ("noisy", noisy)):
+        gamma = result.settings.gamma
+        for m in result.timing.cost_models:
+            verify = m.verify_fixed_s + m.verify_per_token_s * (gamma + 1)
+            print(
+                f"{name}: cost model on {m.device}: plain step {1e3 * m.plain_step_s:.2f} ms, "
+                f"verify of {gamma + 1} tokens {1e3 * verify:.2f} ms "
+                f"({verify / m.plain_step_s:.2f} plain steps)"
+            )
     print(f"largest modelled/headline gap, quiet run: {max(gaps):.1%}")
     for name, result in (("quiet", quiet), ("noisy", noisy)):
         print(f"{name}: worst group {result.disparity.worst_group}; {result.timing.summary()}")

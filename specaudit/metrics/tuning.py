@@ -23,18 +23,24 @@ their length.
 The prompt's predicted speculative time prices those counts with the run's
 calibrated cost model (:class:`~specaudit.metrics.costmodel.CostModel`): the
 prefill, ``draft(k) + verify(k + 1) + loop`` per step, and the calibration
-scale. Its plain time is the model's plain time of the same prompt, so the
-group's predicted speed-up is sum of modelled plain over sum of predicted
-speculative time: at the audited G it reproduces the run's modelled speed-up
-up to the pooling of the profile over the group's prompts.
+scale. A verify of k + 1 tokens is priced at the median of the run's own
+verifies of that length (:func:`verify_costs`), not the model's straight
+line: on a CPU a forward's cost is far from linear in its tokens, and the
+recursion counts the steps that proposed each draft position, so each
+length is paid for at its own price. Its plain time is the model's plain
+time of the same prompt, so the group's predicted speed-up is sum of
+modelled plain over sum of predicted speculative time: at the audited G it
+reproduces the run's modelled speed-up up to the pooling of the profile over
+the group's prompts and the verifies' medians.
 
 Extrapolation: positions beyond the audited G were never observed. Their
 rates hold the last measured conditional rate (``a_G``, ``d_G``, ``e_G``); the
 conditional acceptance rises with the position in these audits (prompts that
 reach deep positions are the predictable ones), so holding it neither
 assumes a further rise nor a collapse. A prediction more than
-:data:`LONG_EXTRAPOLATION` positions past G is flagged. The verify cost is
-linear in the scored tokens, fitted on 1..G+1 tokens and extended likewise.
+:data:`LONG_EXTRAPOLATION` positions past G is flagged. Verifies longer than
+G + 1 tokens were never timed either: the cost model's straight line, fitted
+on 1..G+1 tokens, prices them.
 
 Intervals resample the group's prompts (all counts and costs of a prompt
 together) with :func:`~specaudit.metrics.bootstrap.bootstrap_intervals`,
@@ -50,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from specaudit.metrics.bootstrap import bootstrap_intervals
-from specaudit.metrics.costmodel import cost_key, fit_cost_models
+from specaudit.metrics.costmodel import CostModel, cost_key, fit_cost_models
 
 __all__ = [
     "GAMMAS",
@@ -60,12 +66,15 @@ __all__ = [
     "predict_run",
     "rate_profile",
     "step_expectations",
+    "verify_costs",
 ]
 
 #: Draft lengths every prediction covers.
 GAMMAS: tuple[int, ...] = tuple(range(1, 9))
 #: Positions past the audited draft length beyond which a prediction is flagged.
 LONG_EXTRAPOLATION = 2
+#: Verifies of one length a run must have timed for their median to price that length.
+MIN_VERIFIES = 10
 #: Per-prompt count kinds of :func:`position_counts`, in order.
 _KINDS = ("e_reach", "e_hit", "d_reach", "d_hit", "a_reach", "a_hit")
 
@@ -170,7 +179,12 @@ def rate_profile(counts: np.ndarray, n_positions: int) -> np.ndarray:
 
 
 def step_expectations(
-    rates: np.ndarray, gamma: int | Sequence[int], n_max: int, *, budget: bool
+    rates: np.ndarray,
+    gamma: int | Sequence[int],
+    n_max: int,
+    *,
+    budget: bool,
+    by_position: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the expected steps and proposed drafts to emit r tokens, r = 0..n_max.
 
@@ -186,25 +200,30 @@ def step_expectations(
         Whether the r tokens are the whole budget (a step then requests
         ``min(gamma, r - 1)`` drafts), or the output ends earlier by itself
         (every step requests gamma).
+    by_position : bool
+        Split the proposed drafts by position: ``drafted[..., i - 1, r]`` is
+        the expected number of steps that proposed draft i. A verify whose
+        cost is not linear in its tokens is priced from these.
 
     Returns
     -------
     steps, drafted : ndarray, shape (..., n_max + 1)
-        With a sequence of gammas, a leading axis runs over them.
+        With a sequence of gammas, a leading axis runs over them;
+        ``by_position`` puts a position axis (max gamma long) before the last.
     """
     gammas = np.atleast_1d(np.asarray(gamma, dtype=int))
     top = int(gammas.max())
     e, d, a = rates[..., 0, :top], rates[..., 1, :top], rates[..., 2, :top]
     batch = rates.shape[:-2]
     ones = np.ones((*batch, 1))
-    # P(A >= i) and E[proposed drafts | i requested], i = 0..top.
+    # P(A >= i), i = 0..top, and P(draft i proposed | k requested) for k = 0..top.
     reach = np.concatenate([ones, np.cumprod(d * a, axis=-1)], axis=-1)
-    proposed = np.concatenate([0 * ones, np.cumsum(np.cumprod(e, axis=-1), axis=-1)], axis=-1)
+    requested = np.arange(top + 1)[:, None] > np.arange(top)[None, :]  # (k, position)
+    proposed = requested.reshape(top + 1, *([1] * len(batch)), top) * np.cumprod(e, axis=-1)
     reach = np.moveaxis(reach, -1, 0)  # (top + 1, *batch)
-    proposed = np.moveaxis(proposed, -1, 0)
     shape = (len(gammas), *([1] * len(batch)))
     steps = np.zeros((n_max + 1, len(gammas), *batch))
-    drafted = np.zeros((n_max + 1, len(gammas), *batch))
+    drafted = np.zeros((n_max + 1, len(gammas), *batch, top))
     for r in range(1, n_max + 1):
         k = np.minimum(gammas, r - 1) if budget else gammas
         kk = k.reshape(shape)
@@ -217,9 +236,12 @@ def step_expectations(
             p = np.where(n_acc <= kk, p, 0.0)
             left = max(r - n_acc - 1, 0)
             s += p * steps[left]
-            dr += p * drafted[left]
+            dr += p[..., None] * drafted[left]
         steps[r], drafted[r] = s, dr
-    steps, drafted = np.moveaxis(steps, 0, -1), np.moveaxis(drafted, 0, -1)
+    steps = np.moveaxis(steps, 0, -1)
+    drafted = np.moveaxis(drafted, 0, -1)  # (gammas, *batch, top, n_max + 1)
+    if not by_position:
+        drafted = drafted.sum(axis=-2)
     if np.ndim(gamma) == 0:
         return steps[0], drafted[0]
     return steps, drafted
@@ -232,27 +254,77 @@ class _PromptCosts:
     plain_s: np.ndarray  #: modelled plain decode time
     prefill_s: np.ndarray  #: speculative prefill (unscaled)
     per_step_s: np.ndarray  #: draft_fixed + verify(1) + loop
-    per_draft_s: np.ndarray  #: draft and verify cost of one more draft
+    per_draft_s: (
+        np.ndarray
+    )  #: (n, positions): draft i's cost, draft_per_token + verify(i + 1) - verify(i)
     scale: np.ndarray  #: spec calibration
     n_tokens: np.ndarray  #: output tokens (int)
     budget: np.ndarray  #: whether the output ran to the token budget
 
 
-def _prompt_costs(records: Sequence[Mapping[str, Any]], max_new_tokens: int) -> _PromptCosts:
+def verify_costs(
+    records: Sequence[Mapping[str, Any]], model: CostModel, n_tokens: int
+) -> np.ndarray:
+    """Return the cost of a verify forward of 1..n_tokens tokens, for one device.
+
+    The median of the run's own verifies of that many tokens where at least
+    :data:`MIN_VERIFIES` were timed, else the cost model's straight line.
+    A forward's cost need not be linear in its tokens (on a CPU, matrix
+    kernels change with the shape: in one audit of the demo pair on a
+    2-core CPU, verifies of 1..5 tokens took 11.8, 16.3, 18.3, 19.6 and
+    18.3 ms), and an audit at draft length
+    G times some shorter verifies at the end of every budgeted output, which
+    is what a prediction for a shorter draft length needs.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        The records of one device (one cost-model key).
+    model : CostModel
+        Their fitted cost model.
+    n_tokens : int
+        Largest verify wanted.
+
+    Returns
+    -------
+    ndarray, shape (n_tokens,)
+        Seconds, for 1..n_tokens tokens.
+    """
+    timed: dict[int, list[float]] = {}
+    for r in records:
+        for step in r["steps"]:
+            if step.get("verify_time_s") is not None:
+                timed.setdefault(int(step["drafted"]) + 1, []).append(float(step["verify_time_s"]))
+    k = np.arange(1, n_tokens + 1)
+    line = model.verify_fixed_s + model.verify_per_token_s * k
+    return np.array(
+        [
+            float(np.median(timed[j])) if len(timed.get(j, ())) >= MIN_VERIFIES else line[j - 1]
+            for j in k
+        ]
+    )
+
+
+def _prompt_costs(
+    records: Sequence[Mapping[str, Any]], max_new_tokens: int, n_positions: int
+) -> _PromptCosts:
     models = fit_cost_models(records)
+    by_key: dict[Any, list[Mapping[str, Any]]] = {}
+    for r in records:
+        by_key.setdefault(cost_key(r), []).append(r)
+    verify = {key: verify_costs(rs, models[key], n_positions + 1) for key, rs in by_key.items()}
     n = len(records)
-    fields = {k: np.zeros(n) for k in ("plain", "prefill", "step", "draft", "scale")}
+    fields = {k: np.zeros(n) for k in ("plain", "prefill", "step", "scale")}
+    per_draft = np.zeros((n, n_positions))
     for p, r in enumerate(records):
-        m = models[cost_key(r)]
+        m, v = models[cost_key(r)], verify[cost_key(r)]
         length = len(r.get("prompt_ids") or ())
         plain_ids = r.get("baseline_output_ids")
         plain_tokens = len(plain_ids if plain_ids is not None else r["output_ids"])
         fields["plain"][p] = float(m.plain_s(length, plain_tokens))
         fields["prefill"][p] = m.spec_prefill_fixed_s + m.spec_prefill_per_token_s * length
-        fields["step"][p] = (
-            m.draft_fixed_s + m.verify_fixed_s + m.verify_per_token_s + m.spec_loop_s
-        )
-        fields["draft"][p] = m.draft_per_token_s + m.verify_per_token_s
+        fields["step"][p] = m.draft_fixed_s + v[0] + m.spec_loop_s
+        per_draft[p] = m.draft_per_token_s + np.diff(v)
         fields["scale"][p] = m.spec_scale
     # The tokens the steps made: the whole output, less a first token that
     # the prefill made (first_token "prefill", and every serving backend).
@@ -266,7 +338,7 @@ def _prompt_costs(records: Sequence[Mapping[str, Any]], max_new_tokens: int) -> 
         fields["plain"],
         fields["prefill"],
         fields["step"],
-        fields["draft"],
+        per_draft,
         fields["scale"],
         n_tokens,
         budget,
@@ -285,19 +357,30 @@ def _statistic(counts: np.ndarray, costs: _PromptCosts, gammas: Sequence[int]):
         tokens = costs.n_tokens[rows]
         budget = costs.budget[rows]
         plain = costs.plain_s[rows].sum(axis=-1)
-        # (gammas, ..., n_max + 1) tables, read at each prompt's token count.
+        # (gammas, ..., n_max + 1) tables, read at each prompt's token count;
+        # proposed drafts keep a position axis before the last.
         at = np.broadcast_to(tokens, (len(gammas), *tokens.shape))
-        steps_b, drafted_b = step_expectations(rates, list(gammas), n_max, budget=True)
-        steps = np.take_along_axis(steps_b, at, axis=-1)
-        drafted = np.take_along_axis(drafted_b, at, axis=-1)
+        at_position = at[..., None, :]
+
+        def read(budgeted: bool) -> tuple[np.ndarray, np.ndarray]:
+            steps, drafted = step_expectations(
+                rates, list(gammas), n_max, budget=budgeted, by_position=True
+            )
+            return (
+                np.take_along_axis(steps, at, axis=-1),
+                np.take_along_axis(drafted, at_position, axis=-1),
+            )
+
+        steps, drafted = read(True)
         if any_free:
-            steps_f, drafted_f = step_expectations(rates, list(gammas), n_max, budget=False)
-            steps = np.where(budget, steps, np.take_along_axis(steps_f, at, axis=-1))
-            drafted = np.where(budget, drafted, np.take_along_axis(drafted_f, at, axis=-1))
+            free_steps, free_drafted = read(False)
+            steps = np.where(budget, steps, free_steps)
+            drafted = np.where(budget[..., None, :], drafted, free_drafted)
+        per_draft = np.moveaxis(costs.per_draft_s[rows], -1, -2)  # (..., positions, prompts)
         spec = costs.scale[rows] * (
             costs.prefill_s[rows]
             + steps * costs.per_step_s[rows]
-            + drafted * costs.per_draft_s[rows]
+            + (drafted * per_draft).sum(axis=-2)
         )
         with np.errstate(divide="ignore", invalid="ignore"):
             return plain / spec.sum(axis=-1)
@@ -344,7 +427,7 @@ def predict_run(
     """
     if any(g < 1 for g in gammas):
         raise ValueError(f"draft lengths must be at least 1, got {list(gammas)}")
-    costs = _prompt_costs(records, max_new_tokens)
+    costs = _prompt_costs(records, max_new_tokens, max(gammas))
     counts = position_counts(records, gamma=gamma, max_new_tokens=max_new_tokens)
     groups: dict[str, list[int]] = {}
     for i, r in enumerate(records):

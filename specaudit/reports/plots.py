@@ -187,7 +187,8 @@ def _dot_interval(result: MetricsResult, metric: str, xlabel: str, line: float |
     ax.set_yticklabels(
         [f"{'★ ' if lang == ref else ''}{language_name(lang)} ({lang})" for lang in languages]
     )
-    ax.set_ylim(len(languages) - 0.5, -0.5)  # worst at the top
+    # Worst at the top; a plot with no rows keeps a unit-high empty axis.
+    ax.set_ylim(max(len(languages), 1) - 0.5, -0.5)
     ax.set_xlabel(xlabel)
     _legend(fig, ax)
     return fig, languages

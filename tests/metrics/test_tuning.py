@@ -5,13 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from specaudit.metrics.costmodel import fit_cost_models
 from specaudit.metrics.route_choice import choose_routes, summarise
 from specaudit.metrics.routing import Route
 from specaudit.metrics.tuning import (
+    MIN_VERIFIES,
     position_counts,
     predict_run,
     rate_profile,
     step_expectations,
+    verify_costs,
 )
 from tests.metrics.record_builders import record, step
 
@@ -41,7 +44,13 @@ def _rates(draws: np.ndarray, gamma: int) -> np.ndarray:
     return survival[1:] / survival[:-1]
 
 
-def _synthetic_records(gamma: int, n_prompts: int = 10, per_prompt: int = 100) -> list[dict]:
+def _linear_verify(tokens: int) -> float:
+    return VERIFY_FIXED + VERIFY_PER * tokens
+
+
+def _synthetic_records(
+    gamma: int, n_prompts: int = 10, per_prompt: int = 100, verify=_linear_verify
+) -> list[dict]:
     """Steps whose pooled profile is exactly ACCEPT / PROPOSE, timed by the known costs."""
     pairs = [(int(min(p, gamma)), int(min(p, t, gamma))) for p in _PROPOSALS for t in _TRUTHS]
     records = []
@@ -50,7 +59,7 @@ def _synthetic_records(gamma: int, n_prompts: int = 10, per_prompt: int = 100) -
         for drafted, accepted in pairs[k * per_prompt : (k + 1) * per_prompt]:
             s = step(drafted, accepted)
             s["draft_time_s"] = DRAFT_FIXED + DRAFT_PER * drafted
-            s["verify_time_s"] = VERIFY_FIXED + VERIFY_PER * (drafted + 1)
+            s["verify_time_s"] = verify(drafted + 1)
             steps.append(s)
         r = record(steps, id=f"p{k}")
         n = len(r["output_ids"])
@@ -66,12 +75,15 @@ def _synthetic_records(gamma: int, n_prompts: int = 10, per_prompt: int = 100) -
     return records
 
 
-def _analytic(gamma: int) -> float:
+def _analytic(gamma: int, verify=_linear_verify) -> float:
     """Long-output speed-up: tokens per step over the step's cost in plain steps."""
     accept, propose = _rates(_TRUTHS, 8)[:gamma], _rates(_PROPOSALS, 8)[:gamma]
     tokens = 1.0 + np.cumprod(propose * accept).sum()
-    drafted = np.cumprod(propose).sum()
-    cost = DRAFT_FIXED + VERIFY_FIXED + VERIFY_PER + (DRAFT_PER + VERIFY_PER) * drafted
+    survive = np.cumprod(propose)  # P(draft i proposed)
+    # E[verify(P + 1)] = verify(1) + sum_i P(P >= i) (verify(i + 1) - verify(i)).
+    verify_cost = verify(1) + sum(survive[i - 1] * (verify(i + 1) - verify(i)) for i in
+                                  range(1, gamma + 1))  # fmt: skip
+    cost = DRAFT_FIXED + DRAFT_PER * survive.sum() + verify_cost
     return PLAIN_STEP * tokens / cost
 
 
@@ -99,6 +111,46 @@ def test_predicted_optimum_is_the_analytic_one():
     # Outputs are ~300 tokens: the end of the output moves the value by well under 2%.
     assert np.allclose(predicted, analytic, rtol=0.02)
     assert all(p.low <= p.estimate <= p.high for p in preds)
+
+
+# A verify whose cost is far from linear in its tokens, as a CPU's is: steep
+# from 1 to 3 tokens, then flat.
+_CONCAVE = dict(zip(range(1, 10), (1.0, 1.35, 1.6, 1.65, 1.6, 1.62, 1.7, 1.75, 1.8), strict=True))
+
+
+def test_prediction_prices_each_verify_length_as_timed():
+    records = _synthetic_records(8, verify=_CONCAVE.get)
+    preds = predict_run(
+        records, gamma=8, max_new_tokens=10**6, n_boot=20, rng=np.random.default_rng(0)
+    )
+    predicted = np.array([p.estimate for p in preds])
+    truth = np.array([_analytic(g, _CONCAVE.get) for g in range(1, 9)])
+    assert np.allclose(predicted, truth, rtol=0.02)
+    # A straight line fitted through the same verifies misprices them: the
+    # test would catch a prediction that used it.
+    (model,) = fit_cost_models(records).values()
+    line = np.array(
+        [
+            _analytic(g, lambda k: model.verify_fixed_s + model.verify_per_token_s * k)
+            for g in range(1, 9)
+        ]
+    )
+    assert np.max(np.abs(line / truth - 1)) > 0.05
+
+
+def test_verify_costs_fall_back_to_the_line_where_few_were_timed():
+    records = _synthetic_records(2, verify=_CONCAVE.get)
+    (model,) = fit_cost_models(records).values()
+    costs = verify_costs(records, model, 5)
+    assert costs[:3] == pytest.approx([_CONCAVE[k] for k in (1, 2, 3)])
+    assert costs[3:] == pytest.approx(
+        model.verify_fixed_s + model.verify_per_token_s * np.array([4, 5])
+    )
+    # Below MIN_VERIFIES timed verifies of a length, the line prices it.
+    few = [dict(r, steps=r["steps"][:1]) for r in records[: MIN_VERIFIES - 1]]
+    assert verify_costs(few, model, 1)[0] == pytest.approx(
+        model.verify_fixed_s + model.verify_per_token_s
+    )
 
 
 def test_budget_caps_drafts_and_extrapolation_holds_last_rate():

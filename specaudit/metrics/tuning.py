@@ -254,9 +254,8 @@ class _PromptCosts:
     plain_s: np.ndarray  #: modelled plain decode time
     prefill_s: np.ndarray  #: speculative prefill (unscaled)
     per_step_s: np.ndarray  #: draft_fixed + verify(1) + loop
-    per_draft_s: (
-        np.ndarray
-    )  #: (n, positions): draft i's cost, draft_per_token + verify(i + 1) - verify(i)
+    #: (n, positions): draft i's cost, draft_per_token + verify(i + 1) - verify(i)
+    per_draft_s: np.ndarray
     scale: np.ndarray  #: spec calibration
     n_tokens: np.ndarray  #: output tokens (int)
     budget: np.ndarray  #: whether the output ran to the token budget
@@ -272,9 +271,9 @@ def verify_costs(
     A forward's cost need not be linear in its tokens (on a CPU, matrix
     kernels change with the shape: in one audit of the demo pair on a
     2-core CPU, verifies of 1..5 tokens took 11.8, 16.3, 18.3, 19.6 and
-    18.3 ms), and an audit at draft length
-    G times some shorter verifies at the end of every budgeted output, which
-    is what a prediction for a shorter draft length needs.
+    18.3 ms), and an audit at draft length G times some shorter verifies at
+    the end of every budgeted output, which is what a prediction for a
+    shorter draft length needs.
 
     Parameters
     ----------

@@ -141,16 +141,17 @@ def test_prediction_prices_each_verify_length_as_timed():
 def test_verify_costs_fall_back_to_the_line_where_few_were_timed():
     records = _synthetic_records(2, verify=_CONCAVE.get)
     (model,) = fit_cost_models(records).values()
+    line = model.verify_fixed_s + model.verify_per_token_s * np.arange(1, 6)
     costs = verify_costs(records, model, 5)
     assert costs[:3] == pytest.approx([_CONCAVE[k] for k in (1, 2, 3)])
-    assert costs[3:] == pytest.approx(
-        model.verify_fixed_s + model.verify_per_token_s * np.array([4, 5])
-    )
-    # Below MIN_VERIFIES timed verifies of a length, the line prices it.
-    few = [dict(r, steps=r["steps"][:1]) for r in records[: MIN_VERIFIES - 1]]
-    assert verify_costs(few, model, 1)[0] == pytest.approx(
-        model.verify_fixed_s + model.verify_per_token_s
-    )
+    assert costs[3:] == pytest.approx(line[3:])
+    # MIN_VERIFIES timed verifies of a length price it; one fewer, the line does.
+    # (Two tokens: where the line, 1.30, and the timings, 1.35, differ.)
+    two = [s for r in records for s in r["steps"] if s["drafted"] == 1]
+    enough = [dict(records[0], steps=two[:MIN_VERIFIES])]
+    few = [dict(records[0], steps=two[: MIN_VERIFIES - 1])]
+    assert verify_costs(enough, model, 2)[1] == pytest.approx(_CONCAVE[2])
+    assert verify_costs(few, model, 2)[1] == pytest.approx(line[1])
 
 
 def test_budget_caps_drafts_and_extrapolation_holds_last_rate():

@@ -114,7 +114,7 @@ def main() -> None:
             f"{n.speedup_modelled.estimate:>8.3f}{n.speedup_raw.estimate:>8.3f}{change:>+13.1%}"
         )
     gaps = [abs(g.speedup_modelled.estimate / g.speedup.estimate - 1) for g in quiet.groups]
-    print(f"largest headline change, noisy against quiet: {worst_change:.1%}")
+    print(f"largest headline change, noisy against quiet: {worst_change:.2%}")
     # A change shared by every group is the machine's, not a group's: the
     # disparity figures (groups against each other) do not see it.
     shift = float(np.mean(log_changes))
@@ -132,7 +132,7 @@ def main() -> None:
                 f"verify of {gamma + 1} tokens {1e3 * verify:.2f} ms "
                 f"({verify / m.plain_step_s:.2f} plain steps)"
             )
-    print(f"largest modelled/headline gap, quiet run: {max(gaps):.1%}")
+    print(f"largest modelled/headline gap, quiet run: {max(gaps):.2%}")
     for name, result in (("quiet", quiet), ("noisy", noisy)):
         print(f"{name}: worst group {result.disparity.worst_group}; {result.timing.summary()}")
     failing = {
@@ -141,8 +141,16 @@ def main() -> None:
     print(f"example policy, quiet run: {len(failing['quiet'])} rows not passing")
     for row in failing["quiet"]:
         print(f"  {row}")
+    # The target is on the failing checks; a row moving between inconclusive
+    # and pass (an interval that touches its threshold) is listed too.
+    fails = {name: [row for row in rows if row.endswith(":fail")] for name, rows in failing.items()}
+    same_fails = fails["quiet"] == fails["noisy"]
+    print(
+        f"failing checks: {len(fails['quiet'])} quietly, {len(fails['noisy'])} beside the "
+        f"neighbour: {'identical' if same_fails else 'DIFFERENT'}"
+    )
     same = failing["quiet"] == failing["noisy"]
-    print(f"example policy, noisy run: {'identical' if same else 'DIFFERENT'}")
+    print(f"rows not passing, noisy run: {'identical' if same else 'DIFFERENT'}")
     if not same:
         for row in sorted(set(failing["quiet"]) ^ set(failing["noisy"])):
             where = "quiet only" if row in failing["quiet"] else "noisy only"

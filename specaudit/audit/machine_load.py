@@ -88,16 +88,20 @@ def busy_share(interval_s: float = 0.25) -> float | None:
     return (total - idle) / total
 
 
-def wait_for_quiet(*, threshold: float = 0.10, max_wait_s: float = 8.0) -> float:
+def wait_for_quiet(
+    *, threshold: float = 0.10, max_wait_s: float = 8.0, interval_s: float = 0.1
+) -> float:
     """Sleep until other processes leave the CPUs idle, at most ``max_wait_s``.
 
     Used before re-timing a stalled prompt: timing it again in the middle of
-    the burst that stalled it would only stall it again. Returns the seconds
-    waited (0 where the OS gives no counters).
+    the burst that stalled it would only stall it again. Each look sleeps
+    ``interval_s``: a tenth of a second is 10 clock ticks per CPU, enough to
+    see a burst, and a quiet machine pays it once per re-timing. Returns the
+    seconds waited (0 where the OS gives no counters).
     """
     start = time.perf_counter()
     while time.perf_counter() - start < max_wait_s:
-        share = busy_share()
+        share = busy_share(interval_s)
         if share is None or share < threshold:
             break
     return time.perf_counter() - start

@@ -241,9 +241,10 @@ def prompt_frame(
       ``draft_forward_s``, ``target_forward_s``, ``n_draft_forwards``;
     - timing (:func:`~specaudit.metrics.timing.with_robust_times`):
       ``baseline_time_s`` and ``spec_time_s`` are the robust times that every
-      speed-up uses (timing outliers replaced by their modelled time), the
-      measured ones are ``plain_measured_s`` and ``spec_measured_s``, beside
-      ``plain_model_s``, ``spec_model_s`` and ``timing_flagged``;
+      speed-up uses (both decodes of a timing outlier replaced by their
+      modelled times), the measured ones are ``plain_measured_s`` and
+      ``spec_measured_s``, beside ``plain_model_s``, ``spec_model_s`` and
+      ``timing_flagged``;
     - the prompt's own ratios ``speedup`` (robust) and ``speedup_raw``.
 
     Parameters

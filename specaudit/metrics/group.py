@@ -17,9 +17,9 @@ their steps; gamma is the run's draft length):
 - ``distributional_alpha_token``: mean alpha(s) over all verified positions;
   ``distributional_alpha_prompt``: mean over prompts of each prompt's mean.
 - ``speedup`` = sum of robust plain times / sum of robust speculative times
-  (measured times, with timing outliers replaced by the cost model's
-  prediction: :mod:`specaudit.metrics.timing`); ``speedup_raw`` the same with
-  the measured times as they are; ``speedup_modelled`` = sum of modelled
+  (measured times, with both decodes of a timing outlier replaced by the
+  cost model's prediction: :mod:`specaudit.metrics.timing`); ``speedup_raw``
+  the same with the measured times as they are; ``speedup_modelled`` = sum of modelled
   plain / sum of modelled speculative times, from step counts and the fitted
   costs alone (:mod:`specaudit.metrics.costmodel`); ``speedup_median``,
   ``speedup_q1``, ``speedup_q3`` of the per-prompt robust ratios;

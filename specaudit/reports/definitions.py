@@ -54,7 +54,8 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
         "Summed wall time of plain target decoding over summed wall time of speculative "
         "decoding for the same prompts and tokens; above 1 is faster, below 1 slower. A "
         "decode whose time is far above what the cost model predicts for its steps (a stall) "
-        "is re-timed during the run; one still stalled counts at its modelled time. "
+        "is re-timed during the run; a prompt still stalled counts both its decodes at their "
+        "modelled times (they were timed back to back). "
         "speedup_raw keeps every measured time as it is.",
     ),
     (

@@ -194,6 +194,10 @@ class TimingAttempt:
     reproduced: bool = True
     #: Seconds a re-timing waited for other processes to leave the CPUs idle.
     quiet_wait_s: float | None = None
+    #: CPU seconds other processes used during each decode (None where the
+    #: OS does not say, and in records written before they were measured).
+    plain_others_cpu_s: float | None = None
+    spec_others_cpu_s: float | None = None
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from specaudit.audit.engine import PlainOutcome, SpeculativeEngine, SpeculativeOutcome
-from specaudit.audit.machine_load import sample_load, steal_share
+from specaudit.audit.machine_load import cpu_clock, others_cpu_s, sample_load, steal_share
 from specaudit.audit.sampling import Decoding, TokenSampler
 from specaudit.records import TimingAttempt
 
@@ -67,17 +67,28 @@ def time_prompt(
         g = torch.Generator(device=device).manual_seed(derive_seed(seed, prompt_id, stream))
         return TokenSampler(decoding, g)
 
+    others: dict[str, float | None] = {}
+
+    def watched(kind: str, decode, *args, **kwargs):
+        # Other processes' CPU time during the decode witnesses a co-tenant
+        # (machine_load.contended); reading the counters costs microseconds.
+        start = cpu_clock()
+        outcome = decode(*args, **kwargs)
+        others[kind] = others_cpu_s(start, cpu_clock())
+        return outcome
+
     before = sample_load()
     if not decoding.greedy:
         order = SPEC_FIRST
-        spec = engine.speculative(ids, max_new_tokens, sampler("spec"))
-        plain = engine.plain(ids, len(spec.output_ids), sampler("base"), stop_at_eos=False)
+        spec = watched("spec", engine.speculative, ids, max_new_tokens, sampler("spec"))
+        n_plain = len(spec.output_ids)
+        plain = watched("plain", engine.plain, ids, n_plain, sampler("base"), stop_at_eos=False)
     elif order == PLAIN_FIRST:
-        plain = engine.plain(ids, max_new_tokens, sampler("base"))
-        spec = engine.speculative(ids, max_new_tokens, sampler("spec"))
+        plain = watched("plain", engine.plain, ids, max_new_tokens, sampler("base"))
+        spec = watched("spec", engine.speculative, ids, max_new_tokens, sampler("spec"))
     else:
-        spec = engine.speculative(ids, max_new_tokens, sampler("spec"))
-        plain = engine.plain(ids, max_new_tokens, sampler("base"))
+        spec = watched("spec", engine.speculative, ids, max_new_tokens, sampler("spec"))
+        plain = watched("plain", engine.plain, ids, max_new_tokens, sampler("base"))
     after = sample_load()
     attempt = TimingAttempt(
         reason=reason,
@@ -92,6 +103,8 @@ def time_prompt(
         forward_time_s=spec.forward_time_s,
         load_1m=before.load_1m,
         cpu_steal=steal_share(before, after),
+        plain_others_cpu_s=others["plain"],
+        spec_others_cpu_s=others["spec"],
     )
     return Timed(spec=spec, plain=plain, attempt=attempt)
 

@@ -1,18 +1,40 @@
-"""How busy the machine was while a prompt was timed: load average and CPU steal.
+"""How busy the machine was while a prompt was timed: load, steal, and other processes' CPU.
 
-Both are context for the timing health of a run (``metrics.timing``), not
-inputs to any speed-up: a run on a loaded machine is flagged by its own
-residuals against the cost model, and these figures say why.
+The load average and CPU steal are context for the timing health of a run
+(``metrics.timing``). The CPU time other processes used during a decode
+(:func:`others_cpu_s`) is a direct witness of a co-tenant: a decode during
+which it is more than noise (:func:`contended`) is re-timed, like one the
+cost model flags (:mod:`specaudit.audit.retime`). None of them is an input
+to any speed-up.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LoadSample", "busy_share", "sample_load", "steal_share", "wait_for_quiet"]
+__all__ = [
+    "CpuClock",
+    "LoadSample",
+    "busy_share",
+    "contended",
+    "cpu_clock",
+    "others_cpu_s",
+    "sample_load",
+    "steal_share",
+    "wait_for_quiet",
+]
+
+#: Other processes' CPU time during a decode below which it counts as noise:
+#: with nothing else running, 79 demo decodes of 0.1-0.6 s on the 2-core
+#: machine saw at most 0.024 s (the counters tick every 10 ms), while decodes
+#: a neighbour's burst overlapped saw 0.05-0.8 s and ran 1.6-2.7x slower.
+CONTENTION_MIN_S = 0.05
+#: ... or below this share of the CPU time the decode's wall time offered.
+CONTENTION_SHARE = 0.05
 
 _PROC_STAT = Path("/proc/stat")
 
@@ -37,6 +59,53 @@ def _cpu_jiffies(path: Path = _PROC_STAT) -> list[int] | None:
         return None
     # guest time is already counted in user, so the first eight make the total.
     return [int(x) for x in fields[1:9]]
+
+
+def _clock_ticks() -> int:
+    try:
+        return int(os.sysconf("SC_CLK_TCK"))
+    except (AttributeError, ValueError, OSError):
+        return 100
+
+
+@dataclass(frozen=True)
+class CpuClock:
+    """All CPUs' busy time and this process's own CPU time, at one moment."""
+
+    busy_s: float | None  #: CPU seconds all CPUs spent busy since boot (None where unknown)
+    own_s: float  #: CPU seconds this process (every thread) has used
+
+
+def cpu_clock(path: Path = _PROC_STAT) -> CpuClock:
+    """Read the machine's busy CPU time and this process's own CPU time now."""
+    counts = _cpu_jiffies(path)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    busy = None if counts is None else (sum(counts) - counts[3] - counts[4]) / _clock_ticks()
+    return CpuClock(busy_s=busy, own_s=usage.ru_utime + usage.ru_stime)
+
+
+def others_cpu_s(before: CpuClock, after: CpuClock) -> float | None:
+    """CPU seconds that other processes used between two readings (None where unknown).
+
+    Everything busy on the machine less this process's own use; at least 0,
+    since the two counters tick at different resolutions.
+    """
+    if before.busy_s is None or after.busy_s is None:
+        return None
+    return max(0.0, (after.busy_s - before.busy_s) - (after.own_s - before.own_s))
+
+
+def contended(others_s: float | None, wall_s: float, n_cpus: int | None = None) -> bool:
+    """Whether other processes used more CPU during a decode than noise explains.
+
+    The bar is :data:`CONTENTION_MIN_S`, or :data:`CONTENTION_SHARE` of the
+    CPU time the decode's wall time offered on ``n_cpus`` CPUs (all of this
+    machine's by default) when that is more. Unknown usage is not contention.
+    """
+    if others_s is None:
+        return False
+    cpus = n_cpus or os.cpu_count() or 1
+    return others_s > max(CONTENTION_MIN_S, CONTENTION_SHARE * wall_s * cpus)
 
 
 def _cpu_counters(path: Path = _PROC_STAT) -> tuple[int | None, int | None]:

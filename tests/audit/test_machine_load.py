@@ -55,3 +55,31 @@ def test_wait_for_quiet_waits_out_a_burst_and_gives_up_at_the_limit(monkeypatch)
     assert next(shares, "spent") == "spent"  # looked until the burst ended, then stopped
     monkeypatch.setattr(machine_load, "busy_share", lambda s: 1.0)
     assert 0.05 <= wait_for_quiet(max_wait_s=0.05) < 1.0  # busy throughout: gives up
+
+
+def test_others_cpu_time_is_the_machines_busy_time_less_our_own(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 0 20 500 10 0 0 0 0 0\n", encoding="ascii")
+    clock = machine_load.cpu_clock(stat)
+    ticks = machine_load._clock_ticks()
+    assert clock.busy_s == pytest.approx(120 / ticks)
+    assert clock.own_s > 0.0  # this test process has run
+    before = machine_load.CpuClock(busy_s=10.0, own_s=2.0)
+    assert machine_load.others_cpu_s(before, machine_load.CpuClock(10.5, 2.2)) == pytest.approx(0.3)
+    # Counters of different resolution can make ours exceed the machine's: never below 0.
+    assert machine_load.others_cpu_s(before, machine_load.CpuClock(10.0, 2.01)) == 0.0
+    assert machine_load.others_cpu_s(before, machine_load.CpuClock(None, 2.2)) is None
+
+
+@pytest.mark.parametrize(
+    ("others_s", "wall_s", "expected"),
+    [
+        (None, 0.3, False),  # the OS does not say
+        (0.02, 0.3, False),  # two clock ticks: noise
+        (0.06, 0.3, True),  # above 0.05 s, and above 5% of 0.6 CPU-seconds
+        (0.06, 1.0, False),  # a long decode: 5% of 2 CPU-seconds is 0.1 s
+        (0.2, 1.0, True),
+    ],
+)
+def test_contended(others_s, wall_s, expected):
+    assert machine_load.contended(others_s, wall_s, n_cpus=2) is expected

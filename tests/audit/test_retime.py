@@ -69,6 +69,20 @@ def _stall_once(monkeypatch, prompt_index: int) -> dict:
     return state
 
 
+def _newly_retimed(clean_dir, run_dir):
+    """Both runs' records, the one prompt re-timed in ``run_dir`` only, and all it re-timed.
+
+    Virtual time fits the cost model only roughly (every clock read costs the
+    same), so the clean run may re-time a prompt or two of its own.
+    """
+    clean = load_records(clean_dir / "records.jsonl")
+    records = load_records(run_dir / "records.jsonl")
+    before = {r["id"] for r in clean if len(r["timing_attempts"]) > 1}
+    after = {r["id"] for r in records if len(r["timing_attempts"]) > 1}
+    assert len(after - before) == 1
+    return clean, records, next(r for r in records if r["id"] in after - before), after
+
+
 CONFIG = RunConfig(languages=["en"], n_prompts=6, max_new_tokens=16, threads=1)
 
 
@@ -82,15 +96,8 @@ def test_a_stall_is_retimed_and_the_figures_match_the_unstalled_run(
     summary = run_audit(CONFIG, stalled_dir, progress=False)
     assert state["fired"]
 
-    clean_records = load_records(clean_dir / "records.jsonl")
-    records = load_records(stalled_dir / "records.jsonl")
-    # Virtual time fits the cost model only roughly (every clock read costs
-    # the same), so the clean run may re-time a prompt or two of its own; the
-    # stall adds exactly one, and that one agrees with the model once re-timed.
-    before = {r["id"] for r in clean_records if len(r["timing_attempts"]) > 1}
-    after = {r["id"] for r in records if len(r["timing_attempts"]) > 1}
-    assert len(after - before) == 1
-    record = next(r for r in records if r["id"] in after - before)
+    # The stall adds exactly one re-timed prompt, which agrees with the model once re-timed.
+    clean_records, records, record, after = _newly_retimed(clean_dir, stalled_dir)
     first, second = record["timing_attempts"][:2]
     assert first["reason"] == "initial" and second["reason"] == "retime"
     assert first["plain_time_s"] > STALL_S > second["plain_time_s"]
@@ -179,12 +186,7 @@ def test_a_decode_timed_beside_another_process_is_retimed(tmp_path, monkeypatch,
     state = _busy_during(monkeypatch, prompt_index=3)
     summary = run_audit(CONFIG, busy_dir, progress=False)
     assert state["fired"] == 1
-    clean_records = load_records(clean_dir / "records.jsonl")
-    records = load_records(busy_dir / "records.jsonl")
-    before = {r["id"] for r in clean_records if len(r["timing_attempts"]) > 1}
-    after = {r["id"] for r in records if len(r["timing_attempts"]) > 1}
-    assert len(after - before) == 1
-    record = next(r for r in records if r["id"] in after - before)
+    _, _, record, after = _newly_retimed(clean_dir, busy_dir)
     first, second = record["timing_attempts"][:2]
     assert first["plain_others_cpu_s"] == 0.3 and second["plain_others_cpu_s"] == 0.0
     assert record["timing_chosen"] == {"plain": 1, "spec": 1}

@@ -29,9 +29,10 @@ __all__ = [
 ]
 
 #: Other processes' CPU time during a decode below which it counts as noise:
-#: with nothing else running, 79 demo decodes of 0.1-0.6 s on the 2-core
-#: machine saw at most 0.024 s (the counters tick every 10 ms), while decodes
-#: a neighbour's burst overlapped saw 0.05-0.8 s and ran 1.6-2.7x slower.
+#: with nothing else running, 91 demo decodes on the 2-core machine saw at
+#: most 0.025 s (the counters tick every 10 ms), while those a neighbour's
+#: burst overlapped saw up to 0.88 s and ran a median 2.0-2.7x slower
+#: (``python bench/contention.py``, bench/RESULTS.md).
 CONTENTION_MIN_S = 0.05
 #: ... or below this share of the CPU time the decode's wall time offered.
 CONTENTION_SHARE = 0.05

@@ -93,21 +93,23 @@ class _Fence:
         return attempt.reproduced and not _contended(attempt) and self.residual(attempt) <= 0
 
 
+def _decode_contended(attempt: TimingAttempt, kind: str) -> bool:
+    """Whether other processes used the CPUs during an attempt's plain or spec decode."""
+    return contended(getattr(attempt, f"{kind}_others_cpu_s"), getattr(attempt, f"{kind}_time_s"))
+
+
 def _contended(attempt: TimingAttempt) -> bool:
     """Whether other processes used the CPUs during either decode of an attempt."""
-    return contended(attempt.plain_others_cpu_s, attempt.plain_time_s) or contended(
-        attempt.spec_others_cpu_s, attempt.spec_time_s
-    )
+    return _decode_contended(attempt, "plain") or _decode_contended(attempt, "spec")
 
 
 def _chosen_contended(record: PromptRecord) -> bool:
     """Whether the attempt chosen for either of a record's decodes was contended."""
-    chosen, attempts = record.timing_chosen, record.timing_attempts
-    if not attempts:
+    if not record.timing_attempts:
         return False
-    plain, spec = attempts[chosen.get("plain", 0)], attempts[chosen.get("spec", 0)]
-    return contended(plain.plain_others_cpu_s, plain.plain_time_s) or contended(
-        spec.spec_others_cpu_s, spec.spec_time_s
+    return any(
+        _decode_contended(record.timing_attempts[record.timing_chosen.get(kind, 0)], kind)
+        for kind in ("plain", "spec")
     )
 
 

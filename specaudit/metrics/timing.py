@@ -30,9 +30,8 @@ is flagged (either of its two decodes): then it is the modelled time scaled
 by its group's offset, i.e. what the same work costs on this machine for this
 group when nothing stalls. Both decodes are replaced because they were timed
 back to back, and a slow-down that pushes one over the fence usually slows
-the other below it. The
-headline speed-up is the ratio of summed robust times: still the time for
-the work, but a stall can no longer decide it.
+the other below it. The headline speed-up is the ratio of summed robust
+times: still the time for the work, but a stall can no longer decide it.
 """
 
 from __future__ import annotations

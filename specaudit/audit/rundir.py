@@ -10,6 +10,9 @@ Layout::
       shards.json        a sharded run's plan: who decodes which prompt, in order
       records.rank-K.jsonl, environment.rank-K.json
                          shard K's records and environment until the merge
+      finished.rank-K.json
+                         shard K has decoded and re-timed all it will: its
+                         records file no longer changes (removed by the merge)
 
 Nothing is ever half-written: whole files go to a temporary name and are
 renamed, and each record line is appended with one ``write`` and an
@@ -40,7 +43,7 @@ from specaudit.records import PromptRecord
 
 __all__ = ["MergeSummary", "RunDir"]
 
-_SHARD_FILE = re.compile(r"^(records|environment)\.rank-(\d+)\.(jsonl|json)$")
+_SHARD_FILE = re.compile(r"^(records|environment|finished)\.rank-(\d+)\.(jsonl|json)$")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class RunDir:
         self.merged_path = self.path / "records.jsonl"
         self.records_path = self.path / f"records{suffix}.jsonl"
         self.environment_path = self.path / f"environment{suffix}.json"
+        self.finished_path = self.path / f"finished{suffix}.json"
 
     def start(self, config: dict, *, resume: bool, defaults: dict | None = None) -> set[str]:
         """Prepare the directory and return the ids of prompts already done.
@@ -108,7 +112,17 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         write_atomic(self.config_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         self._drop_truncated_tail()
+        if self.shard is not None:
+            self.finished_path.unlink(missing_ok=True)  # this launch has not finished yet
         return self.done_ids()
+
+    def mark_finished(self) -> None:
+        """Say that this shard's records file will not change again (decoded and re-timed).
+
+        The merging rank waits for it: a rank still re-timing rewrites its
+        records file, and a merge before that would lose the new attempts.
+        """
+        _write_json(self.finished_path, {})
 
     def _holds_run(self, saved: dict | None, config: dict) -> bool:
         """Whether starting afresh would mix with an earlier run."""
@@ -159,7 +173,7 @@ class RunDir:
             ) from None
 
     def shard_files(self, kind: str = "records") -> dict[int, Path]:
-        """Map rank to this directory's per-rank file of ``kind`` (records or environment)."""
+        """Map rank to this directory's per-rank ``kind`` file (records, environment, finished)."""
         found = {}
         if self.path.is_dir():
             for entry in self.path.iterdir():
@@ -246,7 +260,7 @@ class RunDir:
             raise UserInputError(self._incomplete_message(order, merged.missing))
         write_atomic(self.merged_path, "".join(line + "\n" for line in merged.lines))
         self._merge_environments()
-        for path in shards.values():
+        for path in [*shards.values(), *self.shard_files("finished").values()]:
             path.unlink()
         return MergeSummary(self.merged_path, len(merged.lines), len(shards), merged.n_duplicates)
 

@@ -469,6 +469,8 @@ def _audit(
         engines=engines,
     )
 
+    if run_dir.shard is not None:
+        run_dir.mark_finished()
     merged = None
     if placement.merges and (plan is not None or run_dir.shard_files()):
         if placement.launched:
@@ -598,7 +600,7 @@ def _decode_all(
 
 
 def _wait_for_shards(run_dir: RunDir, plan: ShardPlan, *, poll_s: float) -> None:
-    """Block until every prompt of ``plan`` and every rank's environment is on disk.
+    """Block until every prompt of ``plan`` is on disk and every rank has marked its finish.
 
     Rank 0 waits on the files rather than on a collective such as
     ``PartialState.wait_for_everyone()``: shards often finish far apart
@@ -611,10 +613,12 @@ def _wait_for_shards(run_dir: RunDir, plan: ShardPlan, *, poll_s: float) -> None
     said = None
     while True:
         left = plan.missing(run_dir.done_ids())
-        no_env = set(range(plan.count)) - set(run_dir.shard_files("environment"))
-        if not left and not no_env:
+        # A rank whose prompts are all on disk may still be re-timing them; its
+        # finish marker comes after that (and after its environment file).
+        busy = set(range(plan.count)) - set(run_dir.shard_files("finished"))
+        if not left and not busy:
             return
-        waiting = sorted(set(left) | no_env)
+        waiting = sorted(set(left) | busy)
         if waiting != said:
             n_left = sum(map(len, left.values()))
             tqdm.write(

@@ -137,3 +137,19 @@ def test_device_note_only_when_groups_differ():
     (note,) = device_notes(mixed)
     assert "2 different device types" in note
     assert "en/t: NVIDIA H100; sw/t: NVIDIA A100 + NVIDIA H100" in note
+
+
+def test_finish_markers_are_cleared_on_start_and_removed_by_the_merge(tmp_path):
+    # A rank still re-timing rewrites its records file: the merging rank waits
+    # for its finish marker, which each launch clears and the merge removes.
+    rank1 = RunDir(tmp_path, shard=1)
+    rank1.start({"seed": 0}, resume=False)
+    assert rank1.shard_files("finished") == {}
+    rank1.mark_finished()
+    assert list(rank1.shard_files("finished")) == [1]
+    rank1.start({"seed": 0}, resume=True)  # a resumed launch has not finished yet
+    assert rank1.shard_files("finished") == {}
+    rank1.mark_finished()
+    (tmp_path / "records.rank-1.jsonl").write_text(_line("p1") + "\n")
+    RunDir(tmp_path).merge(["p1"])
+    assert not list(tmp_path.glob("finished.rank-*"))

@@ -18,9 +18,19 @@ from specaudit.audit.machine_load import cpu_clock, others_cpu_s, sample_load, s
 from specaudit.audit.sampling import Decoding, TokenSampler
 from specaudit.records import TimingAttempt
 
-__all__ = ["Timed", "choose_median", "derive_seed", "order_for", "same_work", "time_prompt"]
+__all__ = [
+    "Timed",
+    "choose_median",
+    "derive_seed",
+    "order_for",
+    "same_work",
+    "time_prompt",
+    "warm_up",
+]
 
 PLAIN_FIRST, SPEC_FIRST = "plain-first", "spec-first"
+#: Tokens of each untimed warm-up decode.
+WARM_TOKENS = 8
 
 
 def derive_seed(seed: int, prompt_id: str, stream: str) -> int:
@@ -31,6 +41,32 @@ def derive_seed(seed: int, prompt_id: str, stream: str) -> int:
     """
     digest = hashlib.sha256(f"{seed}\x00{prompt_id}\x00{stream}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def warm_up(
+    engine: SpeculativeEngine,
+    decoding: Decoding,
+    ids: list[int],
+    *,
+    rounds: int,
+    max_new_tokens: int,
+) -> None:
+    """Untimed short decodes, speculative then plain, so that the next timed one runs warm.
+
+    The first decode after the process has idled runs slow: its thread pool
+    has gone to sleep and its caches have cooled. On the 2-core demo machine,
+    a plain decode right after a 0.5 s pause took 4-6% longer than the one
+    after it; with a 2- or an 8-token warm-up decode of each kind in between,
+    -0.7% and +0.5% (standard error 1.1%). So the run warms up before its
+    first prompt (``--warmup`` rounds of 8 tokens, which also absorb the first
+    call's one-off costs), and a re-timing after each wait for quiet CPUs
+    (:mod:`specaudit.audit.retime`, one round of 2 tokens).
+    """
+    tokens = min(WARM_TOKENS, max_new_tokens)
+    for i in range(rounds):
+        g = torch.Generator(device=engine.device).manual_seed(i)
+        engine.speculative(ids, tokens, TokenSampler(decoding, g))
+        engine.plain(ids, tokens, TokenSampler(decoding, g))
 
 
 @dataclass(frozen=True)

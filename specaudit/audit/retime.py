@@ -9,15 +9,23 @@ a co-tenant's burst slows a decode by less than the outlier fence as often
 as by more, and a slow-down under the fence would otherwise stay in the
 figures. Before each re-timing the pass waits (up to 8 s) until other
 processes leave the CPUs idle: timing a prompt again in the middle of the
-burst that slowed it would only slow it again. The first attempt whose two
-decodes both agree with the model, with no other process busy, is chosen;
-if none does, the attempt closest to the model is. Where most prompts were
-timed beside other processes (sibling shards on one machine, a machine busy
+burst that slowed it would only slow it again; and after the wait, an
+untimed warm-up (:func:`specaudit.audit.attempts.warm_up`), since the first
+decode after a pause runs slow, and re-timings would otherwise all be
+biased towards a slower first decode. The first attempt whose two decodes
+both agree with the model, with no other process busy, is chosen; if none
+does, the attempt closest to the model is. Where most prompts were timed
+beside other processes (sibling shards on one machine, a machine busy
 throughout), contention is the run's normal state, which re-timing cannot
-escape: then only outliers are re-timed. Every attempt stays in the
-record, and the records file is rewritten atomically after each re-timed
-prompt, so a killed pass resumes where it stopped: a prompt keeps the
-attempts it had, and is not judged twice.
+escape: then only outliers are re-timed.
+
+Re-timing tightens the fence (the spread shrinks once stalls are gone), so
+the pass looks again after each round, and a prompt whose chosen attempt
+the tighter fence flags is timed again, as long as it has had fewer than
+``config.retime`` re-timings in all. Every attempt stays in the record, and
+the records file is rewritten atomically after each re-timed prompt, so a
+killed pass resumes where it stopped: a prompt keeps the attempts it had,
+and they count towards its limit.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from specaudit.audit.attempts import order_for, time_prompt
+from specaudit.audit.attempts import order_for, time_prompt, warm_up
 from specaudit.audit.engine import SpeculativeEngine
 from specaudit.audit.machine_load import contended, wait_for_quiet
 from specaudit.audit.rundir import RunDir
@@ -41,6 +49,9 @@ from specaudit.records import RECORD_VERSION, PromptRecord, TimingAttempt, apply
 __all__ = ["RetimeSummary", "retime_outliers"]
 
 RETIME = "retime"
+#: Tokens of the warm-up decodes before each re-timing: two are as good as
+#: eight at undoing a pause (attempts.warm_up), at a quarter of the cost.
+RETIME_WARM_TOKENS = 2
 #: Above this share of a process's prompts timed beside other processes,
 #: contention is the run's normal state and does not trigger re-timing. A
 #: neighbour busy a quarter of the time, in bursts, touches about half the
@@ -55,7 +66,7 @@ class RetimeSummary:
 
     n_flagged: int  #: prompts with an outlier decode, or timed beside other processes
     n_retimed: int  #: prompts timed again by this pass
-    n_agreed: int  #: of those, prompts with an attempt that agrees with the model
+    n_agreed: int  #: of those, prompts whose last round found an attempt that agrees
     attempts: int  #: re-timings done by this pass
 
 
@@ -155,35 +166,38 @@ def retime_outliers(
     if max_attempts < 1 or not raw:
         return RetimeSummary(0, 0, 0, 0)
     records = [PromptRecord.from_dict(r) for r in raw]
-    judged: set[str] = set()
-    n_flagged = n_agreed = n_attempts = 0
-    retimable = [i for i, r in enumerate(records) if _can_retime(r, prompts)]
-    busy = {i for i in retimable if _chosen_contended(records[i])}
-    if len(busy) > MAX_CONTENDED_SHARE * max(len(retimable), 1):
+    lines = [r.to_json() for r in records]
+    agreed_last: dict[str, bool] = {}  # re-timed prompt -> whether its last round agreed
+    n_flagged = n_attempts = 0
+    retimable = [i for i, r in enumerate(records) if _can_retime(r, prompts, max_attempts)]
+    busy_share = sum(_chosen_contended(records[i]) for i in retimable) / max(len(retimable), 1)
+    watch_contention = busy_share <= MAX_CONTENDED_SHARE
+    if not watch_contention:
         report(
-            f"{len(busy)} of {len(retimable)} prompts were timed beside other processes: "
+            f"{busy_share:.0%} of {len(retimable)} prompts were timed beside other processes: "
             "contention is this run's normal state, so only timing outliers are re-timed"
         )
-        busy = set()
     # Re-timing tightens the fence (the spread shrinks once stalls are gone),
-    # which can flag prompts the first look passed: look again until a look
-    # finds nothing new, so the run ends judged as its metrics will judge it.
+    # which can flag prompts an earlier look passed: look again until a look
+    # finds nothing to do, so the run ends judged as its metrics will judge
+    # it. Each look adds an attempt to every prompt it re-times, and a prompt
+    # has at most max_attempts re-timings, so the looks end.
     while True:
         assessment = timing_assessment(raw)
         flags = assessment.flags
+        busy = {i for i, r in enumerate(records) if watch_contention and _chosen_contended(r)}
         todo = [
             i
             for i in sorted(set(np.flatnonzero(flags.any)) | busy)
-            if _can_retime(records[i], prompts) and records[i].id not in judged
+            if _can_retime(records[i], prompts, max_attempts)
         ]
         if not todo:
             break
-        n_flagged += len(todo)
+        n_flagged += len({records[i].id for i in todo} - agreed_last.keys())
         for i in todo:
             record = records[i]
-            if not judged:
+            if not agreed_last:
                 before_first()
-            judged.add(record.id)
             index, ids = prompts[record.id]
             fence = _Fence(
                 plain_s=float(
@@ -206,13 +220,13 @@ def retime_outliers(
                 ids=ids,
                 seed=seed,
                 max_new_tokens=max_new_tokens,
-                max_attempts=max_attempts,
+                max_attempts=max_attempts - _retimings(record),
                 device=device,
             )
-            records[i] = record
-            raw[i] = _as_dict(record)
-            run_dir.rewrite(records)
-            n_agreed += agreed
+            records[i], lines[i] = record, record.to_json()
+            raw[i] = json.loads(lines[i])
+            run_dir.rewrite(lines)
+            agreed_last[record.id] = agreed
             n_attempts += made
             chosen = record.timing_chosen
             why = "timed beside other processes" if i in busy and not flags.any[i] else "outlier"
@@ -221,24 +235,25 @@ def retime_outliers(
                 f"{'agrees with' if agreed else 'no quiet attempt agreed with'} the cost model "
                 f"(chose plain #{chosen['plain']}, speculative #{chosen['spec']})"
             )
-    return RetimeSummary(n_flagged, len(judged), n_agreed, n_attempts)
+    return RetimeSummary(n_flagged, len(agreed_last), sum(agreed_last.values()), n_attempts)
 
 
-def _can_retime(record: PromptRecord, prompts: dict) -> bool:
-    """Version-2 records of this process not re-timed before.
+def _retimings(record: PromptRecord) -> int:
+    """How many times a prompt has been re-timed (by this pass or a killed one)."""
+    return sum(a.reason == RETIME for a in record.timing_attempts)
 
-    Version-1 lines hold no attempts; a prompt already re-timed was judged by
-    an earlier pass, and a resumed run does not judge it twice.
+
+def _can_retime(record: PromptRecord, prompts: dict, max_attempts: int) -> bool:
+    """Version-2 records of this process with re-timings left.
+
+    Version-1 lines hold no attempts; a resumed pass counts the re-timings a
+    killed one made, so it never exceeds the limit.
     """
     return (
         record.record_version == RECORD_VERSION
         and record.id in prompts
-        and not any(a.reason == RETIME for a in record.timing_attempts)
+        and _retimings(record) < max_attempts
     )
-
-
-def _as_dict(record: PromptRecord) -> dict:
-    return json.loads(record.to_json())
 
 
 def _retime(
@@ -257,6 +272,7 @@ def _retime(
     """Time ``record``'s prompt again until an attempt agrees; return it, agreed, attempts."""
     for made in range(1, max_attempts + 1):
         waited = wait_for_quiet()
+        warm_up(engine, decoding, ids, rounds=1, max_new_tokens=RETIME_WARM_TOKENS)
         timed = time_prompt(
             engine,
             decoding,

@@ -217,13 +217,17 @@ class RunDir:
         self._drop_truncated_tail()
         return [json.loads(line) for _, line in _lines(self.records_path)]
 
-    def rewrite(self, records: list[PromptRecord]) -> None:
+    def rewrite(self, lines: list[str]) -> None:
         """Replace this process's records file atomically (after re-timing prompts).
 
-        The whole file is written under a temporary name and renamed, so a
-        kill leaves either the old records or the new ones, never a mix.
+        ``lines`` are the records' JSON lines (:meth:`PromptRecord.to_json`):
+        the caller keeps them and re-serialises only a record it changed, as
+        serialising all of a default audit's 440 records takes 0.4 s, and the
+        file is rewritten after every re-timed prompt. The whole file is
+        written under a temporary name and renamed, so a kill leaves either
+        the old records or the new ones, never a mix.
         """
-        write_atomic(self.records_path, "".join(r.to_json() + "\n" for r in records))
+        write_atomic(self.records_path, "".join(line + "\n" for line in lines))
 
     def append(self, record: PromptRecord) -> None:
         """Append one record line with a single write, then fsync."""

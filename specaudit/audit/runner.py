@@ -9,7 +9,14 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from specaudit.audit.attempts import choose_median, derive_seed, order_for, same_work, time_prompt
+from specaudit.audit.attempts import (
+    choose_median,
+    derive_seed,
+    order_for,
+    same_work,
+    time_prompt,
+    warm_up,
+)
 from specaudit.audit.config import RunConfig, check_model_pair
 from specaudit.audit.device import resolve_dtype
 from specaudit.audit.drafters.base import Drafter
@@ -33,7 +40,7 @@ from specaudit.audit.prompts import Prompt, builtin_prompt_dir, load_prompts, se
 from specaudit.audit.retime import RetimeSummary, retime_outliers
 from specaudit.audit.routed import Setting, build_settings, read_routing
 from specaudit.audit.rundir import MergeSummary, RunDir
-from specaudit.audit.sampling import Decoding, TokenSampler
+from specaudit.audit.sampling import Decoding
 from specaudit.audit.shard import ShardPlan, ShardSpec, Strategy
 from specaudit.errors import UserInputError
 from specaudit.records import PromptRecord, apply_choice
@@ -438,7 +445,13 @@ def _audit(
         engines = {p.id: settings[_key(p)].engine for _, p, _ in mine}
     if todo:
         for warm in dict.fromkeys(engines.values()) if engines else [engine]:
-            _warm_up(warm, decoding, todo[0][2], config)
+            warm_up(
+                warm,
+                decoding,
+                todo[0][2],
+                rounds=config.warmup,
+                max_new_tokens=config.max_new_tokens,
+            )
     show = progress and (placement.shard is None or _is_local_main())
     n_new, n_not_lossless = _decode_all(
         engine,
@@ -465,7 +478,15 @@ def _audit(
         report=tqdm.write if show else _silent,
         before_first=(lambda: None)
         if todo
-        else (lambda: _warm_up(engine, decoding, mine[0][2], config)),
+        else (
+            lambda: warm_up(
+                engine,
+                decoding,
+                mine[0][2],
+                rounds=config.warmup,
+                max_new_tokens=config.max_new_tokens,
+            )
+        ),
         engines=engines,
     )
 
@@ -627,13 +648,3 @@ def _wait_for_shards(run_dir: RunDir, plan: ShardPlan, *, poll_s: float) -> None
             )
             said = waiting
         time.sleep(poll_s)
-
-
-def _warm_up(
-    engine: SpeculativeEngine, decoding: Decoding, ids: list[int], config: RunConfig
-) -> None:
-    """Untimed decodes so allocator, kernels and caches are warm before timing."""
-    for i in range(config.warmup):
-        g = torch.Generator(device=engine.device).manual_seed(i)
-        engine.speculative(ids, min(8, config.max_new_tokens), TokenSampler(decoding, g))
-        engine.plain(ids, min(8, config.max_new_tokens), TokenSampler(decoding, g))

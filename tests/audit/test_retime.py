@@ -12,6 +12,7 @@ import pytest
 
 import specaudit.audit.attempts as attempts_module
 import specaudit.audit.engine as engine_module
+import specaudit.audit.retime as retime_module
 from specaudit.audit.config import RunConfig
 from specaudit.audit.runner import run_audit
 from specaudit.metrics import compute_metrics, load_records
@@ -115,6 +116,27 @@ def test_a_stall_is_retimed_and_the_figures_match_the_unstalled_run(
     assert stalled.timing.n_retimed == clean.timing.n_retimed + 1
     assert stalled.timing.n_flagged == clean.timing.n_flagged
     assert records[0]["record_version"] == 2
+
+
+def test_each_retiming_waits_for_quiet_cpus_then_warms_up(tmp_path, monkeypatch, virtual_clock):
+    # The first decode after a pause runs slow (attempts.warm_up), and every
+    # re-timing follows a wait: unwarmed, re-timings would be biased slow.
+    calls: list[str] = []
+
+    def spy(name, real=None):
+        def call(*args, **kwargs):
+            calls.append(name)
+            return real(*args, **kwargs) if real else 0.0
+
+        return call
+
+    monkeypatch.setattr(retime_module, "wait_for_quiet", spy("wait"))
+    monkeypatch.setattr(retime_module, "warm_up", spy("warm", retime_module.warm_up))
+    monkeypatch.setattr(retime_module, "time_prompt", spy("time", retime_module.time_prompt))
+    _stall_once(monkeypatch, prompt_index=3)
+    summary = run_audit(CONFIG, tmp_path / "run", progress=False)
+    assert summary.retimed.attempts >= 1
+    assert calls == ["wait", "warm", "time"] * summary.retimed.attempts
 
 
 def test_retime_off_keeps_the_stall_and_the_headline_still_ignores_it(

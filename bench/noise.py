@@ -9,8 +9,9 @@ way a co-tenant's job does on a shared CI runner or GPU node. Prints, per
 group, both runs' headline (robust) and modelled speed-ups and the raw ratio
 of summed measured times; the change every group shares (the machine's) and
 each group's change against it; each run's fitted plain-step and verify
-costs; each run's worst group and timing health; and the failing checks of
-the example gate policy for both runs. Nothing else may run on the machine
+costs; how the noisy run's chosen re-timings differ from the quiet run, by
+decode order; each run's worst group and timing health; and the failing
+checks of the example gate policy for both runs. Nothing else may run on the machine
 meanwhile: this is a benchmark, not a test.
 
 ``--reuse`` keeps finished runs in ``--out`` (each run resumes otherwise).
@@ -80,6 +81,32 @@ def _audit(out: Path, *, reuse: bool) -> tuple[MetricsResult, float]:
     return compute_metrics(load_records(out / "records.jsonl")), elapsed
 
 
+def _retimed_bias(quiet_dir: Path, noisy_dir: Path) -> None:
+    """Print how the noisy run's chosen re-timings differ from the quiet run, by decode order.
+
+    Per prompt whose chosen noisy attempt is a re-timing: the log of its
+    plain/speculative ratio less the quiet run's, averaged per order. A
+    re-timing that starts cold after its wait for quiet CPUs slows the
+    decode that goes first, which shows as a plain-first excess.
+    """
+    quiet = {r["id"]: r for r in load_records(quiet_dir / "records.jsonl")}
+    diffs: dict[str, list[float]] = {}
+    for record in load_records(noisy_dir / "records.jsonl"):
+        chosen = record["timing_attempts"][record["timing_chosen"]["plain"]]
+        if chosen["reason"] != "retime" or record["id"] not in quiet:
+            continue
+        ratio = np.log(chosen["plain_time_s"] / chosen["spec_time_s"])
+        base = np.log(quiet[record["id"]]["baseline_time_s"] / quiet[record["id"]]["spec_time_s"])
+        diffs.setdefault(chosen["order"], []).append(ratio - base)
+    for order, values in sorted(diffs.items()):
+        x = np.array(values)
+        se = x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else float("nan")
+        print(
+            f"noisy run's chosen re-timings, {order}: {len(x)} prompts, speed-up against "
+            f"the quiet run's {np.expm1(x.mean()):+.1%} (s.e. {se:.1%})"
+        )
+
+
 def _failing(result: MetricsResult, run_dir: Path) -> list[str]:
     gate = evaluate_gate(load_policy(example_policy_path()), result, run_dir=str(run_dir))
     rows = [r for r in gate.rows if r.status.value in ("fail", "warning", "inconclusive")]
@@ -133,6 +160,7 @@ def main() -> None:
                 f"({verify / m.plain_step_s:.2f} plain steps)"
             )
     print(f"largest modelled/headline gap, quiet run: {max(gaps):.2%}")
+    _retimed_bias(args.out / "quiet", args.out / "noisy")
     for name, result in (("quiet", quiet), ("noisy", noisy)):
         print(f"{name}: worst group {result.disparity.worst_group}; {result.timing.summary()}")
     failing = {

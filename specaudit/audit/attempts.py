@@ -54,12 +54,13 @@ def warm_up(
     """Untimed short decodes, speculative then plain, so that the next timed one runs warm.
 
     The first decode after the process has idled runs slow: its thread pool
-    has gone to sleep and its caches have cooled. On the 2-core demo machine,
-    a plain decode right after a 0.5 s pause took 4-6% longer than the one
-    after it; with a 2- or an 8-token warm-up decode of each kind in between,
-    -0.7% and +0.5% (standard error 1.1%). So the run warms up before its
-    first prompt (``--warmup`` rounds of 8 tokens, which also absorb the first
-    call's one-off costs), and a re-timing after each wait for quiet CPUs
+    has gone to sleep and its caches have cooled. On the 2-core demo machine
+    (``python bench/warmup.py``), a plain decode right after a 0.5 s pause
+    took 4.5% longer than the one after it (standard error 1.3%); after a
+    2-token warm-up decode of each kind, 2.1% (1.8%), and after 8-token ones
+    -1.4% (1.7%). So the run warms up before its first prompt (``--warmup``
+    rounds of 8 tokens, which also absorb the first call's one-off costs),
+    and a re-timing after each wait for quiet CPUs
     (:mod:`specaudit.audit.retime`, one round of 2 tokens).
     """
     tokens = min(WARM_TOKENS, max_new_tokens)

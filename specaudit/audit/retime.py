@@ -49,8 +49,9 @@ from specaudit.records import RECORD_VERSION, PromptRecord, TimingAttempt, apply
 __all__ = ["RetimeSummary", "retime_outliers"]
 
 RETIME = "retime"
-#: Tokens of the warm-up decodes before each re-timing: two are as good as
-#: eight at undoing a pause (attempts.warm_up), at a quarter of the cost.
+#: Tokens of the warm-up decodes before each re-timing. Two and eight undo a
+#: pause alike within the noise of ``bench/warmup.py`` (attempts.warm_up),
+#: and two cost a quarter as much, on up to three re-timings per prompt.
 RETIME_WARM_TOKENS = 2
 #: Above this share of a process's prompts timed beside other processes,
 #: contention is the run's normal state and does not trigger re-timing. A

@@ -139,6 +139,32 @@ def test_each_retiming_waits_for_quiet_cpus_then_warms_up(tmp_path, monkeypatch,
     assert calls == ["wait", "warm", "time"] * summary.retimed.attempts
 
 
+def test_a_prompt_that_never_agrees_gets_retime_timings_in_all(
+    tmp_path, monkeypatch, virtual_clock
+):
+    # Later looks re-time a prompt their tighter fence flags again, but never
+    # beyond --retime re-timings in all: the pass ends, and the prompt counts
+    # at its modelled times.
+    keys: list[tuple[int, ...]] = []
+    original = engine_module.SpeculativeEngine.plain
+
+    def plain(self, prompt_ids, max_new_tokens, sampler, **kwargs):
+        key = tuple(prompt_ids)
+        if max_new_tokens > 8 and (not keys or keys[0] == key):
+            keys[:1] = [key]
+            VirtualClock.pending, VirtualClock.reads_before_stall = STALL_S, 1
+        return original(self, prompt_ids, max_new_tokens, sampler, **kwargs)
+
+    monkeypatch.setattr(engine_module.SpeculativeEngine, "plain", plain)
+    config = CONFIG.model_copy(update={"retime": 2})
+    run_audit(config, tmp_path / "run", progress=False)
+    records = load_records(tmp_path / "run" / "records.jsonl")
+    stalled = next(r for r in records if r["prompt_ids"] == list(keys[0]))
+    assert [a["reason"] for a in stalled["timing_attempts"]] == ["initial", "retime", "retime"]
+    assert all(a["plain_time_s"] > STALL_S for a in stalled["timing_attempts"])
+    assert stalled["id"] in compute_metrics(records, n_boot=200).timing.flagged
+
+
 def test_retime_off_keeps_the_stall_and_the_headline_still_ignores_it(
     tmp_path, monkeypatch, virtual_clock
 ):

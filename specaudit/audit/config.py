@@ -58,7 +58,7 @@ class RunConfig(BaseModel):
     threads: int | None = Field(None, ge=1)  #: CPU threads for torch; default: torch's own
     warmup: int = Field(2, ge=0)  #: untimed warm-up decodes before the first prompt
     repeats: int = Field(1, ge=1)  #: timings per prompt; each decode keeps the median
-    retime: int = Field(3, ge=0)  #: re-timings of a timing outlier at most; 0 turns them off
+    retime: int = Field(3, ge=0)  #: re-timings of a prompt at most, in all; 0 turns them off
 
     # Backend (docs/serving.md). "native" is specaudit's own engine; the others
     # read per-request acceptance counts from a serving engine.

@@ -95,10 +95,13 @@ class _Fence:
             drafted=self.drafted,
             fences=self.step_fences,
         )
-        return max(
-            np.log((attempt.plain_time_s - plain_x) / self.plain_s),
-            np.log((attempt.spec_time_s - spec_x) / self.spec_s),
-        )
+        # Where a run has too few prompts to draw a fence it is infinite, and
+        # every attempt agrees (log 0 = -inf) on its timing; contention still counts.
+        with np.errstate(divide="ignore"):
+            return max(
+                np.log((attempt.plain_time_s - plain_x) / self.plain_s),
+                np.log((attempt.spec_time_s - spec_x) / self.spec_s),
+            )
 
     def agrees(self, attempt: TimingAttempt) -> bool:
         """Whether an attempt reproduced the record, stayed under the fences, uncontended."""

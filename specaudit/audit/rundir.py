@@ -222,8 +222,9 @@ class RunDir:
 
         ``lines`` are the records' JSON lines (:meth:`PromptRecord.to_json`):
         the caller keeps them and re-serialises only a record it changed, as
-        serialising all of a default audit's 440 records takes 0.4 s, and the
-        file is rewritten after every re-timed prompt. The whole file is
+        the file is rewritten after every re-timed prompt, and serialising
+        every record each time cost a default audit nearly as much as the
+        re-timing itself. The whole file is
         written under a temporary name and renamed, so a kill leaves either
         the old records or the new ones, never a mix.
         """

@@ -37,6 +37,21 @@ from specaudit.audit.sampling import Decoding, TokenSampler
 LENGTHS = (8, 20, 45)
 
 
+def demo_engine() -> tuple[SpeculativeEngine, object]:
+    """The demo pair on the CPU in float32, with gamma 4 and no EOS: (engine, tokenizer)."""
+    target_dir, drafter_dir = builtin_pair()
+    device, dtype = torch.device("cpu"), torch.float32
+    target = load_causal_lm(str(target_dir), device=device, dtype=dtype)
+    drafter = load_causal_lm(str(drafter_dir), device=device, dtype=dtype)
+    engine = SpeculativeEngine(
+        target.model,
+        NeuralDrafter(drafter.model, vocab_size=target.model.config.vocab_size),
+        gamma=4,
+        eos_ids=set(),
+    )
+    return engine, target.tokenizer
+
+
 def _decodes(engine, prompts, seconds: float, rng: random.Random) -> np.ndarray:
     """Rows of (tokens, wall seconds, other processes' CPU seconds), for ``seconds``."""
     greedy = TokenSampler(Decoding("greedy"))
@@ -72,18 +87,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=25.0)
     args = parser.parse_args()
 
-    target_dir, drafter_dir = builtin_pair()
-    device, dtype = torch.device("cpu"), torch.float32
-    target = load_causal_lm(str(target_dir), device=device, dtype=dtype)
-    drafter = load_causal_lm(str(drafter_dir), device=device, dtype=dtype)
-    engine = SpeculativeEngine(
-        target.model,
-        NeuralDrafter(drafter.model, vocab_size=target.model.config.vocab_size),
-        gamma=4,
-        eos_ids=set(),
-    )
+    engine, tokenizer = demo_engine()
     chosen = select_prompts(load_prompts([builtin_prompt_dir()]), split="eval", n_per_group=2)
-    prompts = [target.tokenizer(p.prompt)["input_ids"] for p in chosen]
+    prompts = [tokenizer(p.prompt)["input_ids"] for p in chosen]
     rng = random.Random(0)
     _decodes(engine, prompts, 2.0, rng)  # warm-up, untimed
 

@@ -20,14 +20,10 @@ import argparse
 import time
 
 import numpy as np
-import torch
+from contention import demo_engine
 
 from specaudit.audit.attempts import warm_up
-from specaudit.audit.drafters.neural import NeuralDrafter
-from specaudit.audit.engine import SpeculativeEngine
-from specaudit.audit.loading import load_causal_lm
 from specaudit.audit.prompts import builtin_prompt_dir, load_prompts, select_prompts
-from specaudit.audit.runner import builtin_pair
 from specaudit.audit.sampling import Decoding, TokenSampler
 
 WARM_UPS = (0, 2, 8)  # tokens of each warm-up decode; 0 is none
@@ -40,19 +36,10 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=0.5)
     args = parser.parse_args()
 
-    target_dir, drafter_dir = builtin_pair()
-    device, dtype = torch.device("cpu"), torch.float32
-    target = load_causal_lm(str(target_dir), device=device, dtype=dtype)
-    drafter = load_causal_lm(str(drafter_dir), device=device, dtype=dtype)
-    engine = SpeculativeEngine(
-        target.model,
-        NeuralDrafter(drafter.model, vocab_size=target.model.config.vocab_size),
-        gamma=4,
-        eos_ids=set(),
-    )
+    engine, tokenizer = demo_engine()
     greedy = Decoding("greedy")
     chosen = select_prompts(load_prompts([builtin_prompt_dir()]), split="eval", n_per_group=1)[::6]
-    prompts = [target.tokenizer(p.prompt)["input_ids"] for p in chosen][:4]
+    prompts = [tokenizer(p.prompt)["input_ids"] for p in chosen][:4]
     kinds = {"plain": engine.plain, "speculative": engine.speculative}
 
     def timed(kind: str, ids: list[int]) -> float:

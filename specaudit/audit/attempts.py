@@ -62,6 +62,17 @@ def warm_up(
     rounds of 8 tokens, which also absorb the first call's one-off costs),
     and a re-timing after each wait for quiet CPUs
     (:mod:`specaudit.audit.retime`, one round of 2 tokens).
+
+    Parameters
+    ----------
+    engine, decoding
+        The engine to warm, and the run's decoding settings.
+    ids : list of int
+        A prompt's token ids.
+    rounds : int
+        Speculative-and-plain pairs to run (0 runs none).
+    max_new_tokens : int
+        Tokens per decode, at most ``WARM_TOKENS``.
     """
     tokens = min(WARM_TOKENS, max_new_tokens)
     for i in range(rounds):

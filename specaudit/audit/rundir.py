@@ -220,13 +220,12 @@ class RunDir:
     def rewrite(self, lines: list[str]) -> None:
         """Replace this process's records file atomically (after re-timing prompts).
 
-        ``lines`` are the records' JSON lines (:meth:`PromptRecord.to_json`):
-        the caller keeps them and re-serialises only a record it changed, as
-        the file is rewritten after every re-timed prompt, and serialising
-        every record each time cost a default audit nearly as much as the
-        re-timing itself. The whole file is
-        written under a temporary name and renamed, so a kill leaves either
-        the old records or the new ones, never a mix.
+        ``lines`` are the records' JSON lines (:meth:`PromptRecord.to_json`).
+        The caller keeps them and re-serialises only a record it changed: the
+        file is rewritten after every re-timed prompt, and serialising every
+        record each time cost a default audit nearly as much as the re-timing
+        itself. The whole file is written under a temporary name and renamed,
+        so a kill leaves either the old records or the new ones, never a mix.
         """
         write_atomic(self.records_path, "".join(line + "\n" for line in lines))
 

@@ -443,15 +443,13 @@ def _audit(
     else:
         engine = next(iter(settings.values())).engine
         engines = {p.id: settings[_key(p)].engine for _, p, _ in mine}
+
+    def warm(e: SpeculativeEngine, ids: list[int]) -> None:
+        warm_up(e, decoding, ids, rounds=config.warmup, max_new_tokens=config.max_new_tokens)
+
     if todo:
-        for warm in dict.fromkeys(engines.values()) if engines else [engine]:
-            warm_up(
-                warm,
-                decoding,
-                todo[0][2],
-                rounds=config.warmup,
-                max_new_tokens=config.max_new_tokens,
-            )
+        for e in dict.fromkeys(engines.values()) if engines else [engine]:
+            warm(e, todo[0][2])
     show = progress and (placement.shard is None or _is_local_main())
     n_new, n_not_lossless = _decode_all(
         engine,
@@ -476,17 +474,7 @@ def _audit(
         max_attempts=config.retime,
         device=device,
         report=tqdm.write if show else _silent,
-        before_first=(lambda: None)
-        if todo
-        else (
-            lambda: warm_up(
-                engine,
-                decoding,
-                mine[0][2],
-                rounds=config.warmup,
-                max_new_tokens=config.max_new_tokens,
-            )
-        ),
+        before_first=(lambda: None) if todo else (lambda: warm(engine, mine[0][2])),
         engines=engines,
     )
 

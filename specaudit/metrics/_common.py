@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import median_abs_deviation, norm
 
-__all__ = ["lower_spread", "lower_tail_normal", "robust_spread", "safe_ratio"]
+__all__ = ["finite_median", "lower_spread", "robust_spread", "safe_ratio"]
 
 
 def robust_spread(values: ArrayLike) -> float:
@@ -38,31 +38,11 @@ def lower_spread(values: ArrayLike) -> float:
     return float(np.median(below) / norm.ppf(0.75))
 
 
-#: Quantile levels of the lower tail that :func:`lower_tail_normal` reads.
-LOWER_TAIL = (0.05, 0.25)
-
-
-def lower_tail_normal(values: ArrayLike) -> tuple[float, float]:
-    """Mean and sigma of the normal whose 5% and 25% quantiles the finite values share.
-
-    ``sigma = (q25 - q05) / (Phi^-1(0.25) - Phi^-1(0.05))`` and
-    ``mu = q25 - Phi^-1(0.25) sigma``; ``(nan, nan)`` if there are no values.
-    For values slowed only upwards (stalls), the lower tail is the clean part
-    longest: with a share e slowed, the two quantiles are the clean
-    distribution's at levels 0.05/(1 - e) and 0.25/(1 - e). At e = 40% that
-    puts sigma 21% high and mu 0.6 sigma high, where the spread of the fast
-    half about the median (:func:`lower_spread`) is 75% high and the median
-    itself 0.97 sigma high, so a fence built on them lets such slow-downs
-    through.
-    """
+def finite_median(values: ArrayLike, empty: float = np.nan) -> float:
+    """Median of the finite values; ``empty`` where there are none (an unmeasured kind)."""
     x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    if not len(x):
-        return float("nan"), float("nan")
-    q05, q25 = np.quantile(x, LOWER_TAIL)
-    z05, z25 = norm.ppf(LOWER_TAIL)
-    sigma = float((q25 - q05) / (z25 - z05))
-    return float(q25 - z25 * sigma), sigma
+    finite = x[np.isfinite(x)]
+    return float(np.median(finite)) if len(finite) else empty
 
 
 def safe_ratio(numerator: ArrayLike, denominator: ArrayLike) -> np.ndarray:

@@ -42,6 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from specaudit.metrics._common import finite_median
+
 __all__ = ["CostModel", "cost_key", "fit_cost_models", "modelled_times", "timing_table"]
 
 #: Observations away from the commonest x that a median regression needs for a slope.
@@ -252,12 +254,6 @@ def _median_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return a, b
 
 
-def _finite_median(values: np.ndarray, empty: float = np.nan) -> float:
-    """Median of the finite values; ``empty`` where none is (an unmeasured decode kind)."""
-    finite = values[np.isfinite(values)]
-    return float(np.median(finite)) if len(finite) else empty
-
-
 def _fit_device(device: str, records: list[Mapping[str, Any]], table: pd.DataFrame) -> CostModel:
     plain_steps = [t for r in records for t in (r.get("plain_step_times_s") or ())]
     per_step = len(plain_steps) > 0
@@ -268,11 +264,11 @@ def _fit_device(device: str, records: list[Mapping[str, Any]], table: pd.DataFra
             outside = (table["plain_s"] - table["plain_prefill_s"] - table["plain_steps_s"]) / (
                 plain_tokens
             )
-            plain_loop = _finite_median(outside.to_numpy(float))
+            plain_loop = finite_median(outside.to_numpy(float))
         else:
             # Version 1: one mean step per prompt, the loop included.
             per_prompt = (table["plain_s"] - table["plain_prefill_s"]) / plain_tokens
-            plain_step, plain_loop = _finite_median(per_prompt.to_numpy(float)), 0.0
+            plain_step, plain_loop = finite_median(per_prompt.to_numpy(float)), 0.0
     steps = [s for r in records for s in r["steps"]]
     drafted = np.array([s["drafted"] for s in steps], dtype=float)
     verify = np.array([s.get("verify_time_s", np.nan) for s in steps], dtype=float)
@@ -283,7 +279,7 @@ def _fit_device(device: str, records: list[Mapping[str, Any]], table: pd.DataFra
     with np.errstate(divide="ignore", invalid="ignore"):
         loop = (table["spec_s"] - table["spec_prefill_s"] - table["spec_steps_s"]) / n_steps
     loop = loop.to_numpy(float)
-    spec_loop = _finite_median(loop, empty=0.0)
+    spec_loop = finite_median(loop, empty=0.0)
     tokens = table["prompt_tokens"].to_numpy(float)
     plain_prefill = _median_line(tokens, table["plain_prefill_s"].to_numpy(float))
     spec_prefill = _median_line(tokens, table["spec_prefill_s"].to_numpy(float))

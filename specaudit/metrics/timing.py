@@ -7,19 +7,22 @@ prompt's group offset: its group's median shrunk towards the run's, by how
 much more the groups' medians differ than sampling noise explains (so a
 group whose forwards are really slower, say from longer contexts, is not
 flagged as a whole, while a group a neighbour slowed together is). The
-centre ``mu`` and spread ``sigma`` of the clean residuals come from their 5%
-and 25% quantiles (:func:`specaudit.metrics._common.lower_tail_normal`). A
-decode is flagged when
+centre ``mu`` and spread ``sigma`` of the residuals are their median and
+normal-consistent MAD. A decode is flagged when
 
     r - offset - mu > max(z * sigma, log 1.10),
     z = Phi^-1(1 - 0.05 / n_decodes),
 
 that is, at a 5% family-wise false-flag rate over all the run's decodes were
 the residuals normal, and never for an excess under 10% (which cannot move a
-group's ratio of sums by much). Stalls only slow decodes down, so they sit
-in the upper tail: reading the centre and spread from the lower tail keeps
-the stalls from moving the fence that catches them, even when a noisy
-neighbour slows a third of the decodes.
+group's ratio of sums by much). Both halves of the residuals count: a
+machine's own slow stretches skew them right, and a spread read from the
+fast side alone (as an earlier version did) flagged that tail: 45 and 86
+prompts of 440 on two quiet runs, and re-timing them took up to 100 s. A
+noisy neighbour that slows many decodes widens this fence; the audit does
+not rely on it there, since it sees a co-tenant directly (other processes'
+CPU time) and re-times every prompt it touched, and after re-timing the
+fence is drawn again from the timings kept (:mod:`specaudit.audit.retime`).
 
 Before any of this, single stalled steps inside a decode are trimmed
 (:mod:`specaudit.metrics.step_stalls`): a short burst then costs nothing, and
@@ -44,7 +47,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from specaudit.metrics._common import lower_tail_normal, robust_spread
+from specaudit.metrics._common import finite_median, robust_spread
 from specaudit.metrics.availability import served_by_backend
 from specaudit.metrics.costmodel import CostModel, fit_cost_models, modelled_times, timing_table
 from specaudit.metrics.step_stalls import StepTrim, trim_step_stalls
@@ -168,15 +171,15 @@ def flag_outliers(
         with np.errstate(divide="ignore", invalid="ignore"):
             raw = np.log(np.asarray(measured, dtype=float) / np.asarray(model, dtype=float))
         offset, judged = _group_offsets(raw, keys)
-        # Stalls are one-sided: the fence takes the centre and spread of the
-        # clean residuals from their lower tail; the scatter reported as
-        # timing health takes all of them.
-        mu, fence_sigma = lower_tail_normal((raw - offset)[judged])
+        # Centre and spread from both halves: a machine's own slow stretches
+        # skew the residuals right, and the fast side alone would flag that
+        # tail (module docstring).
+        mu = finite_median((raw - offset)[judged])
         if np.isfinite(mu):
             offset = offset + mu
         centred = raw - offset
         sigma = robust_spread(centred[judged])
-        fence = max(z * fence_sigma, MIN_EXCESS) if np.isfinite(fence_sigma) else np.inf
+        fence = max(z * sigma, MIN_EXCESS) if np.isfinite(sigma) else np.inf
         out[kind] = judged & np.isfinite(centred) & (centred > fence)
         out[f"{kind}_residual"], out[f"{kind}_offset"] = centred, offset
         out["spread"][kind], out["fence"][kind] = sigma, float(fence)

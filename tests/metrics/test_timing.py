@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import pytest
+from scipy.stats import skewnorm
 
 from specaudit.metrics import compute_metrics
 from specaudit.metrics.result import MetricsResult
@@ -61,7 +62,7 @@ def test_a_group_slowed_together_is_caught():
     # Centred on that group's own median (the earlier rule) they hide: the
     # median moved with them and the spread of the fast half grew. The group
     # medians here differ by sampling noise only, so they are shrunk to the
-    # run's, and the fence comes from the residuals' lower tail.
+    # run's, and 10 slowed decodes of 440 hardly move the run's MAD.
     rng = np.random.default_rng(4)
     groups, plain, model = _default_audit_like(rng, np.zeros(22))
     spec = plain[rng.permutation(len(plain))]
@@ -76,6 +77,21 @@ def test_a_group_slowed_together_is_caught():
     own = np.log(plain[slowed]) - np.median(np.log(plain[groups == "g3"]))
     assert np.median(own) < flags.fence["plain"]
     assert not flags.spec.any()
+
+
+def test_a_quiet_machines_skewed_scatter_is_not_flagged():
+    # A machine's own slow stretches skew its residuals right: on the
+    # project's 2-core machine, quietly, the MAD of the log residuals was
+    # about twice the spread read from their fast side. A skew-normal of that
+    # shape: a fence built on the fast side would flag about 15% of these
+    # prompts (64 decodes); median and MAD flag at most a few, and still
+    # catch a decode stalled 3x.
+    rng = np.random.default_rng(7)
+    groups, _, model = _default_audit_like(rng, np.zeros(22))
+    plain, spec = np.exp(skewnorm.rvs(5, scale=0.12, size=(2, len(groups)), random_state=rng))
+    assert flag_outliers(groups, plain, model, spec, model).any.sum() <= 4
+    plain[17] *= 3.0
+    assert flag_outliers(groups, plain, model, spec, model).plain[17]
 
 
 def test_real_group_offsets_are_kept():
@@ -130,7 +146,11 @@ def test_a_flagged_prompt_gets_modelled_times_for_both_decodes():
     for i in victims:
         _slow_down(slowed[i], 2.0, 1.12)
     before, after = timing_assessment(clean), timing_assessment(slowed)
-    assert after.flags.plain[victims].all() and not after.flags.spec.any()
+    assert after.flags.plain[victims].all()
+    # Most of the slowed speculative decodes sit under their fence, and are
+    # replaced all the same.
+    under = [i for i in victims if not after.flags.spec[i]]
+    assert len(under) >= 3 and not after.flags.spec[:20].any()
     np.testing.assert_allclose(
         after.spec_robust_s[victims],
         after.spec_model_s[victims] * np.exp(after.flags.spec_offset[victims]),

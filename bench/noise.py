@@ -9,10 +9,12 @@ way a co-tenant's job does on a shared CI runner or GPU node. Prints, per
 group, both runs' headline (robust) and modelled speed-ups and the raw ratio
 of summed measured times; the change every group shares (the machine's) and
 each group's change against it; each run's fitted plain-step and verify
-costs; how the noisy run's chosen re-timings differ from the quiet run, by
-decode order; each run's worst group and timing health; and the failing
-checks of the example gate policy for both runs. Nothing else may run on the machine
-meanwhile: this is a benchmark, not a test.
+costs; what each run's first re-timing look found (outliers against the
+cost model, prompts timed beside other processes); how the noisy run's
+chosen re-timings differ from the quiet run, by decode order; each run's
+worst group and timing health; and the failing checks of the example gate
+policy for both runs. Nothing else may run on the machine meanwhile: this
+is a benchmark, not a test.
 
 ``--reuse`` keeps finished runs in ``--out`` (each run resumes otherwise).
 """
@@ -20,6 +22,7 @@ meanwhile: this is a benchmark, not a test.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import random
@@ -30,9 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
+from specaudit.audit.machine_load import contended
 from specaudit.gate.policy import example_policy_path, load_policy
 from specaudit.gate.runner import evaluate_gate
 from specaudit.metrics import MetricsResult, compute_metrics, load_records
+from specaudit.metrics.timing import timing_assessment
+from specaudit.records import PromptRecord, apply_choice
 
 
 def _burn(stop, burst_s: float, period_s: float, seed: int) -> None:
@@ -107,6 +113,35 @@ def _retimed_bias(quiet_dir: Path, noisy_dir: Path) -> None:
         )
 
 
+def _first_look(run_dir: Path) -> str:
+    """What the re-timing pass's first look saw: outliers and contended prompts.
+
+    Each record is set back to its first timing (``apply_choice``) and judged
+    as the metrics judge chosen timings; the audit's time grows with how many
+    prompts this look sends to re-timing.
+    """
+    records = load_records(run_dir / "records.jsonl")
+    first = [
+        json.loads(apply_choice(PromptRecord.from_dict(r), plain=0, spec=0).to_json())
+        for r in records
+    ]
+    flags = timing_assessment(first).flags
+    busy = np.array(
+        [
+            any(
+                contended(r["timing_attempts"][0].get(f"{kind}_others_cpu_s"), r[f"{t}_time_s"])
+                for kind, t in (("plain", "baseline"), ("spec", "spec"))
+            )
+            for r in first
+        ]
+    )
+    fences = "/".join(f"{np.exp(flags.fence[k]):.2f}" for k in ("plain", "spec"))
+    return (
+        f"{int(flags.any.sum())} outliers (fences {fences}), {int(busy.sum())} timed beside "
+        f"other processes, {int((flags.any | busy).sum())} to re-time"
+    )
+
+
 def _failing(result: MetricsResult, run_dir: Path) -> list[str]:
     gate = evaluate_gate(load_policy(example_policy_path()), result, run_dir=str(run_dir))
     rows = [r for r in gate.rows if r.status.value in ("fail", "warning", "inconclusive")]
@@ -162,6 +197,7 @@ def main() -> None:
     print(f"largest modelled/headline gap, quiet run: {max(gaps):.2%}")
     _retimed_bias(args.out / "quiet", args.out / "noisy")
     for name, result in (("quiet", quiet), ("noisy", noisy)):
+        print(f"{name}: first look: {_first_look(args.out / name)}")
         print(f"{name}: worst group {result.disparity.worst_group}; {result.timing.summary()}")
     failing = {
         name: _failing(r, args.out / name) for name, r in (("quiet", quiet), ("noisy", noisy))

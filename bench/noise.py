@@ -9,12 +9,14 @@ way a co-tenant's job does on a shared CI runner or GPU node. Prints, per
 group, both runs' headline (robust) and modelled speed-ups and the raw ratio
 of summed measured times; the change every group shares (the machine's) and
 each group's change against it; each run's fitted plain-step and verify
-costs; what each run's first re-timing look found (outliers against the
-cost model, prompts timed beside other processes); how the noisy run's
-chosen re-timings differ from the quiet run, by decode order; each run's
-worst group and timing health; and the failing checks of the example gate
-policy for both runs. Nothing else may run on the machine meanwhile: this
-is a benchmark, not a test.
+costs; each run's first timings (their decoding time, and what the first
+re-timing look found in them: outliers against the cost model, prompts
+timed beside other processes); how the noisy run's chosen re-timings
+differ from the quiet run, by decode order; each run's worst group and
+timing health; and the failing checks of the example gate policy for both
+runs, and how many of them a run reverses (fail against pass) or leaves
+inconclusive. Nothing else may run on the machine meanwhile: this is a
+benchmark, not a test.
 
 ``--reuse`` keeps finished runs in ``--out`` (each run resumes otherwise).
 """
@@ -136,9 +138,11 @@ def _first_look(run_dir: Path) -> str:
         ]
     )
     fences = "/".join(f"{np.exp(flags.fence[k]):.2f}" for k in ("plain", "spec"))
+    decoding = sum(r["baseline_time_s"] + r["spec_time_s"] for r in first)
+    n_outliers, n_busy = int(flags.any.sum()), int(busy.sum())
     return (
-        f"{int(flags.any.sum())} outliers (fences {fences}), {int(busy.sum())} timed beside "
-        f"other processes, {int((flags.any | busy).sum())} to re-time"
+        f"{decoding:.0f} s of decoding, {n_outliers} outliers (fences {fences}), {n_busy} "
+        f"timed beside other processes, {int((flags.any | busy).sum())} to re-time"
     )
 
 
@@ -212,6 +216,20 @@ def main() -> None:
     print(
         f"failing checks: {len(fails['quiet'])} quietly, {len(fails['noisy'])} beside the "
         f"neighbour: {'identical' if same_fails else 'DIFFERENT'}"
+    )
+    # A check that fails in one run and passes in the other reverses the
+    # verdict; one that turns inconclusive only widens its interval (and still
+    # blocks under --inconclusive block).
+    status = {name: dict(row.rsplit(":", 1) for row in rows) for name, rows in failing.items()}
+    changed = [
+        (status["quiet"].get(key, "pass"), status["noisy"].get(key, "pass"))
+        for key in sorted(set(status["quiet"]) | set(status["noisy"]))
+    ]
+    reversed_ = sum({q, n} == {"fail", "pass"} for q, n in changed)
+    widened = sum({q, n} == {"fail", "inconclusive"} for q, n in changed)
+    print(
+        f"checks failing in one run and passing in the other: {reversed_}; "
+        f"failing in one run and inconclusive in the other: {widened}"
     )
     same = failing["quiet"] == failing["noisy"]
     print(f"rows not passing, noisy run: {'identical' if same else 'DIFFERENT'}")

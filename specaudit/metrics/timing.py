@@ -17,8 +17,8 @@ that is, at a 5% family-wise false-flag rate over all the run's decodes were
 the residuals normal, and never for an excess under 10% (which cannot move a
 group's ratio of sums by much). Both halves of the residuals count: a
 machine's own slow stretches skew them right, and a spread read from the
-fast side alone (as an earlier version did) flagged that tail: 45 and 86
-prompts of 440 on two quiet runs, and re-timing them took up to 100 s. A
+fast side alone (as an earlier version did) flagged that tail, and sent 64
+and 86 prompts of 440 to re-timing on two quiet runs (up to 100 s). A
 noisy neighbour that slows many decodes widens this fence; the audit does
 not rely on it there, since it sees a co-tenant directly (other processes'
 CPU time) and re-times every prompt it touched, and after re-timing the

@@ -83,9 +83,9 @@ def test_a_quiet_machines_skewed_scatter_is_not_flagged():
     # A machine's own slow stretches skew its residuals right: on the
     # project's 2-core machine, quietly, the MAD of the log residuals was
     # about twice the spread read from their fast side. A skew-normal of that
-    # shape: a fence built on the fast side would flag about 15% of these
-    # prompts (64 decodes); median and MAD flag at most a few, and still
-    # catch a decode stalled 3x.
+    # shape: a fence built on the fast side flags 28 of these 440 prompts;
+    # median and MAD flag at most a few (1 here), and still catch a decode
+    # stalled 3x.
     rng = np.random.default_rng(7)
     groups, _, model = _default_audit_like(rng, np.zeros(22))
     plain, spec = np.exp(skewnorm.rvs(5, scale=0.12, size=(2, len(groups)), random_state=rng))

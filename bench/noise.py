@@ -24,18 +24,18 @@ benchmark, not a test.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import random
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from specaudit.audit.machine_load import contended
+from specaudit.audit.retime import attempt_contended
 from specaudit.gate.policy import example_policy_path, load_policy
 from specaudit.gate.runner import evaluate_gate
 from specaudit.metrics import MetricsResult, compute_metrics, load_records
@@ -122,21 +122,10 @@ def _first_look(run_dir: Path) -> str:
     as the metrics judge chosen timings; the audit's time grows with how many
     prompts this look sends to re-timing.
     """
-    records = load_records(run_dir / "records.jsonl")
-    first = [
-        json.loads(apply_choice(PromptRecord.from_dict(r), plain=0, spec=0).to_json())
-        for r in records
-    ]
+    records = [PromptRecord.from_dict(r) for r in load_records(run_dir / "records.jsonl")]
+    first = [asdict(apply_choice(r, plain=0, spec=0)) for r in records]
     flags = timing_assessment(first).flags
-    busy = np.array(
-        [
-            any(
-                contended(r["timing_attempts"][0].get(f"{kind}_others_cpu_s"), r[f"{t}_time_s"])
-                for kind, t in (("plain", "baseline"), ("spec", "spec"))
-            )
-            for r in first
-        ]
-    )
+    busy = np.array([attempt_contended(r.timing_attempts[0]) for r in records])
     fences = "/".join(f"{np.exp(flags.fence[k]):.2f}" for k in ("plain", "spec"))
     decoding = sum(r["baseline_time_s"] + r["spec_time_s"] for r in first)
     n_outliers, n_busy = int(flags.any.sum()), int(busy.sum())

@@ -46,7 +46,7 @@ from specaudit.metrics.step_stalls import decode_excess
 from specaudit.metrics.timing import timing_assessment
 from specaudit.records import RECORD_VERSION, PromptRecord, TimingAttempt, apply_choice
 
-__all__ = ["RetimeSummary", "retime_outliers"]
+__all__ = ["RetimeSummary", "attempt_contended", "retime_outliers"]
 
 RETIME = "retime"
 #: Tokens of the warm-up decodes before each re-timing. Two and eight undo a
@@ -105,7 +105,7 @@ class _Fence:
 
     def agrees(self, attempt: TimingAttempt) -> bool:
         """Whether an attempt reproduced the record, stayed under the fences, uncontended."""
-        return attempt.reproduced and not _contended(attempt) and self.residual(attempt) <= 0
+        return attempt.reproduced and not attempt_contended(attempt) and self.residual(attempt) <= 0
 
 
 def _decode_contended(attempt: TimingAttempt, kind: str) -> bool:
@@ -113,7 +113,7 @@ def _decode_contended(attempt: TimingAttempt, kind: str) -> bool:
     return contended(getattr(attempt, f"{kind}_others_cpu_s"), getattr(attempt, f"{kind}_time_s"))
 
 
-def _contended(attempt: TimingAttempt) -> bool:
+def attempt_contended(attempt: TimingAttempt) -> bool:
     """Whether other processes used the CPUs during either decode of an attempt."""
     return _decode_contended(attempt, "plain") or _decode_contended(attempt, "spec")
 

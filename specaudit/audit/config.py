@@ -55,7 +55,7 @@ class RunConfig(BaseModel):
     seed: int = 0  #: per-prompt seeds derive from this and the prompt id
     device: str = "auto"  #: auto, cpu, cuda or cuda:N
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  #: of weights and compute
-    threads: int | None = Field(None, ge=1)  #: CPU threads for torch; default: torch's own
+    threads: int | None = Field(None, ge=1)  #: CPU threads for torch; default: all cores but one
     warmup: int = Field(2, ge=0)  #: untimed warm-up decodes before the first prompt
     repeats: int = Field(1, ge=1)  #: timings per prompt; each decode keeps the median
     retime: int = Field(3, ge=0)  #: re-timings of a prompt at most, in all; 0 turns them off

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -9,7 +10,7 @@ import torch
 
 from specaudit.errors import UserInputError
 
-__all__ = ["Clock", "resolve_device", "resolve_dtype"]
+__all__ = ["Clock", "resolve_device", "resolve_dtype", "resolve_threads"]
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -58,6 +59,28 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
             f"--dtype {name!r} is not valid; use auto, float32, bfloat16 or float16"
         )
     return _DTYPES[name]
+
+
+def resolve_threads(requested: int | None, device: torch.device) -> int:
+    """Return the torch CPU thread count for a run on ``device``.
+
+    ``requested`` (``--threads``) wins. Otherwise a CPU run leaves one core
+    free: with a torch thread on every core, each interrupt, timer or other
+    process on the machine stalls one thread while the others wait for it at
+    the next barrier, and that jitter lands in every timing. On the project's
+    2-core machine one thread instead of two scattered the decodes about 4x
+    less around the cost model (1.5-2.2% against 5.4-8.2%) and decoded only
+    about 7% slower (``bench/RESULTS.md``, "Threads and timing noise"). A
+    thread count set through ``OMP_NUM_THREADS`` (as a launcher or a user
+    sharing a machine does) is respected, and so is torch's own on a GPU,
+    where the CPU threads only launch kernels.
+    """
+    if requested is not None:
+        return requested
+    own = torch.get_num_threads()
+    if device.type != "cpu" or os.environ.get("OMP_NUM_THREADS"):
+        return own
+    return max(1, own - 1)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from specaudit.audit.attempts import (
     warm_up,
 )
 from specaudit.audit.config import RunConfig, check_model_pair
-from specaudit.audit.device import resolve_dtype
+from specaudit.audit.device import resolve_dtype, resolve_threads
 from specaudit.audit.drafters.base import Drafter
 from specaudit.audit.drafters.neural import NeuralDrafter
 from specaudit.audit.drafters.ngram import NGramDrafter
@@ -297,7 +297,8 @@ def run_audit(
     prompt's length against both contexts.
 
     ``config.threads`` sets torch's (process-wide) thread count for the run
-    only; the caller's is restored afterwards.
+    only; the caller's is restored afterwards. Left unset, a CPU run uses
+    all cores but one (:func:`specaudit.audit.device.resolve_threads`).
 
     Under ``accelerate launch`` or ``torchrun`` (or with ``shard``), this
     process decodes only its shard of the prompts (see
@@ -332,8 +333,6 @@ def run_audit(
     """
     # torch's thread count is process-wide: give the caller back its own.
     previous = torch.get_num_threads()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
     try:
         return _audit(
             config,
@@ -361,6 +360,7 @@ def _audit(
     placement = resolve_placement(config.device, shard)
     device = placement.device
     dtype = resolve_dtype(config.dtype, device)
+    torch.set_num_threads(resolve_threads(config.threads, device))
 
     selection = config_prompts(config)
 

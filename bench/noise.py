@@ -1,6 +1,6 @@
 """Does a noisy neighbour change the audit's verdict? The default audit, quiet and disturbed.
 
-    python bench/noise.py [--out runs/noise] [--reuse] [--burst 1.0] [--period 4.0]
+    python bench/noise.py [--out runs/noise] [--reuse] [--burst 1.0] [--period 4.0] [--threads N]
 
 Runs the default audit (``specaudit run``) twice on this machine: once
 quietly, then beside a noisy neighbour, a process that takes every core in
@@ -18,12 +18,15 @@ runs, and how many of them a run reverses (fail against pass) or leaves
 inconclusive. Nothing else may run on the machine meanwhile: this is a
 benchmark, not a test.
 
-``--reuse`` keeps finished runs in ``--out`` (each run resumes otherwise).
+``--reuse`` keeps finished runs in ``--out`` (each run resumes otherwise);
+``--threads`` passes a torch thread count to both audits (default: the
+audit's own, all cores but one).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import random
@@ -76,10 +79,12 @@ class Neighbour:
             p.join(timeout=10)
 
 
-def _audit(out: Path, *, reuse: bool) -> tuple[MetricsResult, float]:
+def _audit(out: Path, *, reuse: bool, threads: int | None) -> tuple[MetricsResult, float]:
     if not (reuse and (out / "metrics.json").exists()):
         start = time.perf_counter()
         command = [sys.executable, "-m", "specaudit", "run", "--out", str(out), "--no-progress"]
+        if threads is not None:
+            command += ["--threads", str(threads)]
         if out.exists():
             command.append("--resume")
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -147,13 +152,18 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--burst", type=float, default=1.0)
     parser.add_argument("--period", type=float, default=4.0)
+    parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
 
-    quiet, quiet_s = _audit(args.out / "quiet", reuse=args.reuse)
+    quiet, quiet_s = _audit(args.out / "quiet", reuse=args.reuse, threads=args.threads)
     with Neighbour(args.burst, args.period):
-        noisy, noisy_s = _audit(args.out / "noisy", reuse=args.reuse)
+        noisy, noisy_s = _audit(args.out / "noisy", reuse=args.reuse, threads=args.threads)
 
-    print(f"cores: {os.cpu_count()}; neighbour: {args.burst} s bursts every ~{args.period} s")
+    threads = json.loads((args.out / "quiet" / "environment.json").read_text())["threads"]
+    print(
+        f"cores: {os.cpu_count()}; torch threads: {threads}; "
+        f"neighbour: {args.burst} s bursts every ~{args.period} s"
+    )
     print(f"audit time: quiet {quiet_s:.0f} s, noisy {noisy_s:.0f} s")
     header = f"{'group':<16}{'quiet':>8}{'model':>8}{'raw':>8}  {'noisy':>8}{'model':>8}{'raw':>8}"
     print(header + f"{'noisy/quiet':>13}")

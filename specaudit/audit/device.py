@@ -68,9 +68,9 @@ def resolve_threads(requested: int | None, device: torch.device) -> int:
     free: with a torch thread on every core, each interrupt, timer or other
     process on the machine stalls one thread while the others wait for it at
     the next barrier, and that jitter lands in every timing. On the project's
-    2-core machine one thread instead of two scattered the decodes about 4x
-    less around the cost model (1.5-2.2% against 5.4-8.2%) and decoded only
-    about 7% slower (``bench/RESULTS.md``, "Threads and timing noise"). A
+    2-core machine one thread instead of two scattered the decodes about 1.5x
+    less around the cost model and decoded about 5% slower (medians of four
+    interleaved rounds; ``bench/RESULTS.md``, "Threads and timing noise"). A
     thread count set through ``OMP_NUM_THREADS`` (as a launcher or a user
     sharing a machine does) is respected, and so is torch's own on a GPU,
     where the CPU threads only launch kernels.

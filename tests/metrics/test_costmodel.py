@@ -48,6 +48,21 @@ def test_fit_recovers_known_costs_within_two_percent(stall_share):
     assert model.step_overhead_s == pytest.approx(0.012 + 0.001 - 0.010, rel=0.1)
 
 
+def test_a_cost_that_falls_with_tokens_is_fitted_flat():
+    # Verifies made cheaper for scoring more tokens: the free median line
+    # would slope down; the fit clamps the slope at 0 and takes the median.
+    costs = ForwardCosts(verify_fixed_s=0.016, verify_per_token_s=-0.0008)
+    records = timed_records(GROUPS, costs, seed=9)
+    model = _fit(records)
+    verify = [s["verify_time_s"] for r in records for s in r["steps"]]
+    assert model.verify_per_token_s == 0.0
+    assert model.verify_fixed_s == pytest.approx(float(np.median(verify)), rel=1e-9)
+    # A rising cost is untouched by the clamp.
+    assert _fit(timed_records(GROUPS, seed=9)).verify_per_token_s == pytest.approx(
+        COSTS.verify_per_token_s, rel=0.02
+    )
+
+
 def _stall(records, share: float, factor: float, seed: int):
     """Copies of ``records`` with one step of a ``share`` of them made ``factor`` x slower."""
     rng = np.random.default_rng(seed)

@@ -27,7 +27,7 @@ from specaudit.reports.formatting import (
     value,
 )
 from specaudit.reports.method import MethodInfo, method_info
-from specaudit.reports.quality import QualityView, quality_view
+from specaudit.reports.quality import DEGENERATE_WARNING_SHARE, QualityView, quality_view
 from specaudit.reports.rundata import RunData
 from specaudit.reports.status import (
     Badge,
@@ -228,14 +228,16 @@ def _quality_card(result: MetricsResult, quality: QualityView) -> Card | None:
     if quality.missing:
         return None
     n_bad = sum(1 for r in quality.rows if r.badge.word != "output ok")
-    detail = (
+    # Say what counts: the bar is a quarter of the outputs, not most of them.
+    counted = f"with at least {DEGENERATE_WARNING_SHARE:.0%} of outputs degenerate; "
+    detail = counted + (
         f"acceptance inflated by degenerate output: {', '.join(quality.inflated)}"
         if quality.inflated
-        else "no group's acceptance is inflated by degenerate output"
+        else "no group's acceptance is inflated by it"
     )
     badge = next((r.badge for r in quality.rows if r.key in quality.inflated), None)
     n_groups = len(result.groups)
-    return Card("Mostly degenerate output", f"{n_bad} of {n_groups} groups", detail, badge)
+    return Card("Degenerate output", f"{n_bad} of {n_groups} groups", detail, badge)
 
 
 def _timing_card(result: MetricsResult) -> tuple[Card, str] | None:

@@ -89,7 +89,7 @@ def test_report_warns_in_words_and_draws_the_quality_plot(page):
     verdict = page.text.split("1. Verdict")[2].split("2. Per-group table")[0]
     assert "Warning: Swahili · story (sw/story)" in verdict
     assert "because its output is degenerate" in verdict
-    assert "Mostly degenerate output" in verdict
+    assert "Degenerate output" in verdict and "at least 25% of outputs degenerate" in verdict
     assert "characters/s speculative" in verdict
     quality = page.text.split("3. Output quality beside acceptance")[2]
     assert "! acceptance inflated" in quality

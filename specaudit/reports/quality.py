@@ -64,7 +64,7 @@ class QualityView:
         One per group with quality figures.
     warnings : tuple of str
         Sentences on groups whose acceptance is high because their output
-        is degenerate, and on other mostly degenerate groups.
+        is degenerate, and on other groups with many degenerate outputs.
     inflated : tuple of str
         Keys of the groups warned about.
     throughput : str
@@ -106,7 +106,7 @@ def _degenerate_share(g: GroupMetrics) -> float | None:
     return None if g.quality is None else g.quality.degenerate_share.estimate
 
 
-def _mostly_degenerate(g: GroupMetrics) -> bool:
+def _often_degenerate(g: GroupMetrics) -> bool:
     share = _degenerate_share(g)
     return share is not None and share >= DEGENERATE_WARNING_SHARE
 
@@ -119,7 +119,7 @@ def inflated_by_degeneracy(result: MetricsResult) -> tuple[str, ...]:
     keys = []
     for g in result.groups:
         alpha = g.acceptance_rate.estimate
-        if not _mostly_degenerate(g) or alpha is None:
+        if not _often_degenerate(g) or alpha is None:
             continue
         task_alphas = [
             x.acceptance_rate.estimate
@@ -162,14 +162,14 @@ def _inflated_sentence(g: GroupMetrics, result: MetricsResult) -> str:
 
 def _warnings(result: MetricsResult, inflated: tuple[str, ...]) -> tuple[str, ...]:
     sentences = [_inflated_sentence(result.group(k), result) for k in inflated]
-    others = [g for g in result.groups if _mostly_degenerate(g) and g.group not in inflated]
+    others = [g for g in result.groups if _often_degenerate(g) and g.group not in inflated]
     if others:
         listed = ", ".join(
             f"{g.group} ({g.quality.n_degenerate} of {g.n_prompts})"
             for g in sorted(others, key=lambda g: -(_degenerate_share(g) or 0.0))
         )
         sentences.append(
-            f"Also mostly degenerate (at least {DEGENERATE_WARNING_SHARE:.0%} of outputs), "
+            f"Also degenerate in at least {DEGENERATE_WARNING_SHARE:.0%} of outputs, "
             f"without raising acceptance: {listed}."
         )
     return tuple(sentences)
@@ -210,7 +210,7 @@ def _badge(g: GroupMetrics, inflated: tuple[str, ...]) -> Badge:
             "bad",
             "high acceptance that comes from degenerate (repetitive) output",
         )
-    if _mostly_degenerate(g):
+    if _often_degenerate(g):
         return Badge(
             "degenerate",
             "!",

@@ -78,7 +78,8 @@ def test_degenerate_but_not_inflating_is_named_without_the_warning(result):
     changed = dataclasses.replace(result, groups=groups)
     assert inflated_by_degeneracy(changed) == ()
     view = quality_view(changed)
-    assert len(view.warnings) == 1 and view.warnings[0].startswith("Also mostly degenerate")
+    assert len(view.warnings) == 1
+    assert view.warnings[0].startswith("Also degenerate in at least 25% of outputs")
     assert "sw/story (12 of 12)" in view.warnings[0]
 
 

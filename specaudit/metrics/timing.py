@@ -350,7 +350,8 @@ def verdict(
     if share > UNRELIABLE_SHARE:
         bad.append(f"{100 * share:.0f}% of prompts still have a stalled timing")
     elif n_flagged:
-        warn.append(f"{n_flagged} prompts still have a stalled timing (modelled times used)")
+        have = "prompt still has" if n_flagged == 1 else "prompts still have"
+        warn.append(f"{n_flagged} {have} a stalled timing (modelled times used)")
     if worst_group_share > UNRELIABLE_GROUP_SHARE:
         bad.append(f"a group has {100 * worst_group_share:.0f}% of its prompts flagged")
     scatter = f"timing scatter alone moves a group's speed-up by about {100 * noise:.0f}%"

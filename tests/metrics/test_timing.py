@@ -303,3 +303,18 @@ def test_robust_estimator_bias_at_other_stall_rates(share):
     result = stall_simulation(150, stall_share=share, seed=int(100 * share))
     assert abs(result.bias("robust")) < 0.01
     assert result.coverage("robust") >= 0.92
+
+
+@pytest.mark.parametrize(
+    ("n_flagged", "words"), [(1, "1 prompt still has"), (3, "3 prompts still have")]
+)
+def test_verdict_reason_counts_in_words(n_flagged, words):
+    _, reasons = verdict(
+        has_attempts=True,
+        n_prompts=440,
+        n_flagged=n_flagged,
+        worst_group_share=0.0,
+        noise=0.02,
+        cpu_steal=0.0,
+    )
+    assert reasons == (f"{words} a stalled timing (modelled times used)",)

@@ -234,9 +234,13 @@ def _median_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Median regression ``y ~ a + b x`` with ``b >= 0``; a flat median where x hardly varies.
 
     Unmeasured points (NaN ``y``) are left out; with none left, ``(nan, 0)``.
-    A forward never gets cheaper for scoring more tokens, but where nearly
-    all points share one x (with γ = 4 nearly every verify scores 5 tokens),
-    a busy machine can tilt the free fit below zero. The absolute loss is
+    More tokens should not make an operation cheaper, and a falling line
+    would price longer drafts below shorter ones where it is read beyond
+    the lengths observed. Yet where nearly all points share one x (with
+    γ = 4 nearly every verify scores 5 tokens), the few others decide the
+    slope, and on a CPU their medians need not rise with x (kernels differ
+    by size; ``python bench/verify_lengths.py``), so the free fit can fall
+    (``docs/method.md#cost-model``). The absolute loss is
     convex in ``(a, b)``, so when its free minimum has ``b < 0`` the minimum
     over ``b >= 0`` lies on ``b = 0``, where ``a`` is the median.
     """

@@ -238,8 +238,8 @@ def _median_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     would price longer drafts below shorter ones where it is read beyond
     the lengths observed. Yet where nearly all points share one x (with
     γ = 4 nearly every verify scores 5 tokens), the few others decide the
-    slope, and on a CPU their medians need not rise with x (kernels differ
-    by size; ``python bench/verify_lengths.py``), so the free fit can fall
+    slope, and on the project's CPU their medians do not rise with x
+    (``python bench/verify_lengths.py``), so the free fit can fall
     (``docs/method.md#cost-model``). The absolute loss is
     convex in ``(a, b)``, so when its free minimum has ``b < 0`` the minimum
     over ``b >= 0`` lies on ``b = 0``, where ``a`` is the median.

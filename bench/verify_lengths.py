@@ -18,16 +18,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-from statsmodels.regression.quantile_regression import QuantReg
 
 from specaudit.metrics import load_records
-from specaudit.metrics.costmodel import fit_cost_models
-
-
-def _free_slope(x: np.ndarray, y: np.ndarray) -> float:
-    """The unconstrained median-regression slope of ``y`` on ``x``."""
-    design = np.column_stack([np.ones_like(x), x])
-    return float(QuantReg(y, design).fit(q=0.5, max_iter=2000).params[1])
+from specaudit.metrics.costmodel import _median_line, fit_cost_models
 
 
 def main() -> None:
@@ -52,7 +45,7 @@ def main() -> None:
         (model,) = fit_cost_models(records).values()
         print(
             f"verify slope: fitted {1e3 * model.verify_per_token_s:+.3f} ms per token, "
-            f"free median regression {1e3 * _free_slope(drafted + 1, verify):+.3f}"
+            f"free median regression {1e3 * _median_line(drafted + 1, verify, clamp=False)[1]:+.3f}"
         )
 
 

@@ -230,10 +230,11 @@ def _step_seconds(steps: Sequence[Mapping[str, Any]]) -> float:
     return np.nan if any(t is None for t in times) else float(sum(times))
 
 
-def _median_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _median_line(x: np.ndarray, y: np.ndarray, *, clamp: bool = True) -> tuple[float, float]:
     """Median regression ``y ~ a + b x`` with ``b >= 0``; a flat median where x hardly varies.
 
     Unmeasured points (NaN ``y``) are left out; with none left, ``(nan, 0)``.
+    ``clamp=False`` gives the free fit (``bench/verify_lengths.py`` compares).
     More tokens should not make an operation cheaper, and a falling line
     would price longer drafts below shorter ones where it is read beyond
     the lengths observed. Yet where nearly all points share one x (with
@@ -260,7 +261,7 @@ def _median_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         warnings.simplefilter("ignore", RuntimeWarning)
         fit = QuantReg(y, design).fit(q=0.5, max_iter=2000)
     a, b = (float(v) for v in fit.params)
-    if b < 0:
+    if clamp and b < 0:
         return float(np.median(y)), 0.0
     return a, b
 

@@ -167,6 +167,17 @@ def test_a_flagged_prompt_gets_modelled_times_for_both_decodes():
     assert headline(after.plain_robust_s, spec_measured) < 0.98 * truth
 
 
+#: A clean run's figures, for the verdict tests to vary.
+VERDICT_ARGS = {
+    "has_attempts": True,
+    "n_prompts": 440,
+    "n_flagged": 0,
+    "worst_group_share": 0.0,
+    "noise": 0.02,
+    "cpu_steal": 0.0,
+}
+
+
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
@@ -182,15 +193,7 @@ def test_a_flagged_prompt_gets_modelled_times_for_both_decodes():
     ],
 )
 def test_verdict(kwargs, expected):
-    args = {
-        "has_attempts": True,
-        "n_prompts": 440,
-        "n_flagged": 0,
-        "worst_group_share": 0.0,
-        "noise": 0.02,
-        "cpu_steal": 0.0,
-    } | kwargs
-    label, reasons = verdict(**args)
+    label, reasons = verdict(**(VERDICT_ARGS | kwargs))
     assert label == expected
     assert bool(reasons) == (expected != "ok")
 
@@ -309,12 +312,5 @@ def test_robust_estimator_bias_at_other_stall_rates(share):
     ("n_flagged", "words"), [(1, "1 prompt still has"), (3, "3 prompts still have")]
 )
 def test_verdict_reason_counts_in_words(n_flagged, words):
-    _, reasons = verdict(
-        has_attempts=True,
-        n_prompts=440,
-        n_flagged=n_flagged,
-        worst_group_share=0.0,
-        noise=0.02,
-        cpu_steal=0.0,
-    )
+    _, reasons = verdict(**(VERDICT_ARGS | {"n_flagged": n_flagged}))
     assert reasons == (f"{words} a stalled timing (modelled times used)",)

@@ -17,7 +17,9 @@ the first tell what the neighbour did to the machine between its bursts,
 as those were timed with no other process busy); each run's worst group and
 timing health; and the failing checks of the example gate policy for both
 runs, and how many of them a run reverses (fail against pass) or leaves
-inconclusive. Nothing else may run on the machine meanwhile: this is a
+inconclusive; then the failing checks again with the policy's
+``timing_tolerance`` set to 0, to show what the tolerance changes.
+Nothing else may run on the machine meanwhile: this is a
 benchmark, not a test.
 
 ``--reuse`` keeps finished runs in ``--out`` (each run resumes otherwise);
@@ -145,8 +147,12 @@ def _first_look(run_dir: Path) -> str:
     )
 
 
-def _failing(result: MetricsResult, run_dir: Path) -> list[str]:
-    gate = evaluate_gate(load_policy(example_policy_path()), result, run_dir=str(run_dir))
+def _failing(result: MetricsResult, run_dir: Path, *, no_tolerance: bool = False) -> list[str]:
+    policy = load_policy(example_policy_path())
+    if no_tolerance:
+        defaults = policy.defaults.model_copy(update={"timing_tolerance": 0.0})
+        policy = policy.model_copy(update={"defaults": defaults})
+    gate = evaluate_gate(policy, result, run_dir=str(run_dir))
     rows = [r for r in gate.rows if r.status.value in ("fail", "warning", "inconclusive")]
     return sorted(f"{r.check}:{r.subject}:{r.status.value}" for r in rows)
 
@@ -241,6 +247,20 @@ def main() -> None:
         for row in sorted(set(failing["quiet"]) ^ set(failing["noisy"])):
             where = "quiet only" if row in failing["quiet"] else "noisy only"
             print(f"  {where}: {row}")
+    tolerance = load_policy(example_policy_path()).defaults.timing_tolerance
+    bare = {
+        name: [
+            row for row in _failing(r, args.out / name, no_tolerance=True) if row.endswith(":fail")
+        ]
+        for name, r in (("quiet", quiet), ("noisy", noisy))
+    }
+    print(
+        f"failing checks with timing_tolerance 0 (the policy's is {tolerance:g}): "
+        f"{len(bare['quiet'])} quietly, {len(bare['noisy'])} beside the neighbour: "
+        f"{'identical' if bare['quiet'] == bare['noisy'] else 'DIFFERENT'}"
+    )
+    for row in sorted(set(bare["quiet"]) ^ set(bare["noisy"])):
+        print(f"  {'quiet only' if row in bare['quiet'] else 'noisy only'}: {row}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ Interval. The ratio and its interval come from
 before/after report shows: a bootstrap over prompts, paired where the two
 runs share prompt ids and stratified by group otherwise. Its level is the
 current run's, or the Bonferroni level ``1 - (1 - level) / m`` over the m
-compared groups with ``intervals: simultaneous`` (the default).
+compared groups with ``intervals: simultaneous`` (the default). The policy's
+``timing_tolerance`` widens it as for the speed-up checks: two runs are two
+states of the machine, so the run-to-run shift enters this ratio whole.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ def baseline_rows(
                 comparison=">=",
                 severity=check.severity,
                 mode=check.mode,
+                tolerance=check.timing_tolerance,
             )
         )
     return tuple(rows)

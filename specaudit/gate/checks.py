@@ -41,6 +41,17 @@ co-tenant's burst is no verdict. ``min_speedup_modelled`` reads the
 speed-up the calibrated cost model gives from step counts alone, which no
 stall can move, so a policy can gate on it whatever the machine did.
 
+Timing tolerance. A run's interval on a speed-up covers the prompts it
+sampled, not the machine: between two runs of the same audit every group's
+speed-up moves together by a few percent (the machine's relative costs
+shift), which no estimator on one run's timings can see. A group whose
+interval ends within that shift of its bar would fail in one run and not in
+the next. ``timing_tolerance: t`` on a speed-up check (or in ``defaults``)
+widens its interval on the ratio scale, to ``[low / (1 + t), high * (1 + t)]``,
+before it is judged: the check then fails only on a speed-up demonstrably
+more than that shift below its bar, and passes only one demonstrably above
+it. Mode ``point`` has no interval to widen.
+
 ``min_non_degenerate_share`` is the gate's word on output quality: a group
 whose outputs are mostly degenerate (repetition loops, which inflate
 acceptance) does not count as served, however fast it decodes. Metrics
@@ -52,7 +63,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from specaudit.gate.policy import SPREAD_METRICS, TIMED_METRICS, Check
-from specaudit.gate.result import CheckResult, Outcome, Status, format_number
+from specaudit.gate.result import CheckResult, Outcome, Status, format_number, percent
 from specaudit.metrics.result import STATUS_OK, Contrast, ContrastEstimate, MetricsResult
 
 __all__ = ["Figure", "evaluate", "evaluate_checks", "judge"]
@@ -99,6 +110,7 @@ def judge(
     threshold: float,
     comparison: str,
     mode: str,
+    tolerance: float = 0.0,
 ) -> Outcome:
     """Compare one figure with a threshold.
 
@@ -112,6 +124,10 @@ def judge(
         The side that passes; the threshold itself passes.
     mode : {"point", "demonstrated", "unproven"}
         How the interval is used (see the module docstring).
+    tolerance : float, default 0
+        Relative run-to-run shift to allow for: the interval modes judge
+        ``[ci_low / (1 + tolerance), ci_high * (1 + tolerance)]``, so the
+        figure must be positive (a speed-up or a ratio of them).
 
     Returns
     -------
@@ -128,6 +144,8 @@ def judge(
         raise ValueError(
             f"mode={mode!r} is not allowed: expected 'point', 'demonstrated' or 'unproven'"
         )
+    if tolerance < 0.0:
+        raise ValueError(f"tolerance={tolerance!r} is not allowed: expected a value >= 0")
 
     def passes(x: float) -> bool:
         return x >= threshold if comparison == ">=" else x <= threshold
@@ -138,6 +156,10 @@ def judge(
         return Outcome.PASS if passes(estimate) else Outcome.FAIL
     if ci_low is None or ci_high is None:
         return Outcome.INCONCLUSIVE
+    if tolerance > 0.0:
+        if ci_low <= 0.0:
+            raise ValueError(f"a timing tolerance needs a positive interval, got ci_low={ci_low!r}")
+        ci_low, ci_high = ci_low / (1.0 + tolerance), ci_high * (1.0 + tolerance)
     low_passes, high_passes = passes(ci_low), passes(ci_high)
     if low_passes and high_passes:
         return Outcome.PASS
@@ -155,12 +177,14 @@ def evaluate(
     comparison: str,
     severity: str,
     mode: str,
+    tolerance: float = 0.0,
 ) -> CheckResult:
     """Judge one figure and turn the outcome into a status for the release.
 
     A fail becomes ``warning`` under ``severity: warning``. An inconclusive
     row blocks (under ``severity: error``) unless it is a straddling
-    interval in mode ``demonstrated``.
+    interval in mode ``demonstrated``. ``tolerance`` is the check's timing
+    tolerance (see :func:`judge`); mode ``point`` ignores it.
     """
     wrong = "below" if comparison == ">=" else "above"
     if figure.missing is not None:
@@ -174,8 +198,9 @@ def evaluate(
             threshold=threshold,
             comparison=comparison,
             mode=mode,
+            tolerance=tolerance,
         )
-        reason = _reason(outcome, mode=mode, wrong=wrong)
+        reason = _reason(outcome, mode=mode, wrong=wrong, tolerance=tolerance)
     straddles = figure.missing is None and outcome is Outcome.INCONCLUSIVE and mode != "point"
     if outcome is Outcome.PASS:
         status, blocking = Status.PASS, False
@@ -214,19 +239,28 @@ def evaluate(
         blocking=blocking,
         explanation=reason,
         p_adjusted=figure.p_adjusted,
+        tolerance=tolerance if mode != "point" else 0.0,
     )
 
 
-def _reason(outcome: Outcome, *, mode: str, wrong: str) -> str:
+def _reason(outcome: Outcome, *, mode: str, wrong: str, tolerance: float = 0.0) -> str:
     if mode == "point":
         if outcome is Outcome.INCONCLUSIVE:
             return "no estimate"
         side = "passing side" if outcome is Outcome.PASS else f"failing side ({wrong})"
         return f"the estimate is on the {side}; mode point ignores the interval"
+    interval = "interval"
+    if tolerance > 0.0:
+        interval = f"interval, widened by the {percent(tolerance)} timing tolerance,"
     if outcome is Outcome.PASS:
-        return "the whole interval is on the passing side"
+        return f"the whole {interval} is on the passing side"
     if outcome is Outcome.FAIL:
-        return f"the whole interval is {wrong} the threshold (demonstrated)"
+        return f"the whole {interval} is {wrong} the threshold (demonstrated)"
+    if tolerance > 0.0:
+        return (
+            f"the {interval} straddles the threshold: the figure is within the "
+            "machine's run-to-run timing shift of it, or too few prompts decide it"
+        )
     return "the interval straddles the threshold: cannot tell with this many prompts"
 
 
@@ -451,6 +485,7 @@ def evaluate_checks(checks: tuple[Check, ...], result: MetricsResult) -> tuple[C
                     comparison=comparison,
                     severity=check.severity,
                     mode=check.mode,
+                    tolerance=check.timing_tolerance,
                 )
             )
     return tuple(rows)

@@ -41,6 +41,7 @@ __all__ = [
     "CONTRAST_METRICS",
     "DEFAULT_THRESHOLDS",
     "METRICS",
+    "SPEEDUP_METRICS",
     "TIMED_METRICS",
     "BaselineCheck",
     "BaselineSpec",
@@ -83,6 +84,10 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
 }
 #: Checks on measured times: inconclusive when the run's timing is unreliable.
 TIMED_METRICS: tuple[str, ...] = ("min_speedup_ratio", "min_speedup")
+#: Checks on speed-ups, measured or modelled: the ones ``timing_tolerance`` widens.
+SPEEDUP_METRICS: tuple[str, ...] = ("min_speedup_ratio", "min_speedup", "min_speedup_modelled")
+#: A timing tolerance must lie in [0, this): half a speed-up is no tolerance.
+MAX_TIMING_TOLERANCE = 0.5
 #: What a threshold must be, as a test and the words for it.
 _THRESHOLD_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "min_speedup_ratio": (lambda t: 0.0 < t < math.inf, "a ratio > 0"),
@@ -94,6 +99,12 @@ _THRESHOLD_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "max_acceptance_gap": (lambda t: 0.0 <= t <= 1.0, "an acceptance-rate gap in [0, 1]"),
     "min_non_degenerate_share": (lambda t: 0.0 <= t <= 1.0, "a share in [0, 1]"),
 }
+
+
+_POINT_TOLERANCE = (
+    "mode point judges the estimate alone, so a timing_tolerance has nothing to widen: "
+    "use mode demonstrated or unproven, or remove it"
+)
 
 
 def _suggest(word: str, allowed: list[str] | tuple[str, ...]) -> str:
@@ -110,6 +121,15 @@ class CheckDefaults(BaseModel):
     severity: Severity = "error"  #: a failing "warning" check never blocks
     mode: Mode = "unproven"  #: a pass must be shown by the whole interval
     intervals: Intervals = "simultaneous"  #: family-wise intervals for contrast checks
+    #: Speed-up checks (and the baseline's): a relative run-to-run shift of
+    #: the machine's timing that no decision may rest on (0.03 is 3%).
+    timing_tolerance: float = Field(0.0, ge=0.0, lt=MAX_TIMING_TOLERANCE)
+
+    @model_validator(mode="after")
+    def _tolerance_has_an_interval(self) -> CheckDefaults:
+        if self.timing_tolerance and self.mode == "point":
+            raise ValueError(_POINT_TOLERANCE)
+        return self
 
 
 class CheckSpec(BaseModel):
@@ -126,6 +146,8 @@ class CheckSpec(BaseModel):
     severity: Severity | None = None  #: error or warning
     mode: Mode | None = None  #: point, demonstrated or unproven
     intervals: Intervals | None = None  #: simultaneous or marginal
+    #: speed-up checks only; None: from defaults
+    timing_tolerance: float | None = Field(None, ge=0.0, lt=MAX_TIMING_TOLERANCE)
 
     @field_validator("metric")
     @classmethod
@@ -160,6 +182,13 @@ class CheckSpec(BaseModel):
                 f"intervals: simultaneous exists only for {', '.join(CONTRAST_METRICS)}; "
                 f"{self.metric} uses each figure's own (marginal) interval"
             )
+        if self.timing_tolerance is not None and self.metric not in SPEEDUP_METRICS:
+            raise ValueError(
+                f"timing_tolerance applies to speed-up checks ({', '.join(SPEEDUP_METRICS)}); "
+                f"{self.metric} is not a speed-up: remove it"
+            )
+        if self.timing_tolerance and self.mode == "point":
+            raise ValueError(_POINT_TOLERANCE)
         if self.metric in SPREAD_METRICS and (self.groups != "all" or self.languages is not None):
             raise ValueError(
                 f"{self.metric} is a figure of all groups together: select tasks: "
@@ -178,6 +207,8 @@ class BaselineSpec(BaseModel):
     severity: Severity | None = None  #: None: from defaults
     mode: Mode | None = None  #: None: from defaults
     intervals: Intervals | None = None  #: None: from defaults (simultaneous over groups)
+    #: None: from defaults
+    timing_tolerance: float | None = Field(None, ge=0.0, lt=MAX_TIMING_TOLERANCE)
 
 
 class GatePolicy(BaseModel):
@@ -308,6 +339,9 @@ class Check:
     tasks : tuple of str or None
         Spread checks only: the tasks whose within-task U is checked;
         ``None`` checks U across all groups.
+    timing_tolerance : float
+        Speed-up checks: the relative widening of each interval before it is
+        judged (0 for every other check).
     """
 
     name: str
@@ -318,6 +352,7 @@ class Check:
     intervals: Intervals
     groups: tuple[str, ...] = ()
     tasks: tuple[str, ...] | None = None
+    timing_tolerance: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -329,6 +364,7 @@ class BaselineCheck:
     severity: Severity
     mode: Mode
     intervals: Intervals
+    timing_tolerance: float = 0.0
 
 
 def _unknown(kind: str, values: list[str], known: list[str], where: str) -> UserInputError:
@@ -443,9 +479,17 @@ def resolve_policy(policy: GatePolicy, result: MetricsResult) -> tuple[Check, ..
                 intervals=intervals,
                 groups=groups,
                 tasks=tasks,
+                timing_tolerance=_tolerance(spec.metric, spec.timing_tolerance, defaults),
             )
         )
     return tuple(checks)
+
+
+def _tolerance(metric: str, own: float | None, defaults: CheckDefaults) -> float:
+    """Return a speed-up check's own timing tolerance, else the default; 0 for other checks."""
+    if metric not in SPEEDUP_METRICS:
+        return 0.0
+    return defaults.timing_tolerance if own is None else own
 
 
 def resolve_baseline(policy: GatePolicy) -> BaselineCheck:
@@ -457,4 +501,7 @@ def resolve_baseline(policy: GatePolicy) -> BaselineCheck:
         severity=spec.severity or defaults.severity,
         mode=spec.mode or defaults.mode,
         intervals=spec.intervals or defaults.intervals,
+        timing_tolerance=(
+            defaults.timing_tolerance if spec.timing_tolerance is None else spec.timing_tolerance
+        ),
     )

@@ -36,6 +36,7 @@ __all__ = [
     "Status",
     "exit_code",
     "format_number",
+    "percent",
 ]
 
 EXIT_PASS = 0  #: every blocking check passed (warnings allowed)
@@ -114,6 +115,9 @@ class CheckResult:
         Why, in one sentence.
     p_adjusted : float or None
         For contrasts: Holm-adjusted p-value against *no disparity*.
+    tolerance : float
+        The timing tolerance the decision widened the interval by
+        (``[ci_low / (1 + t), ci_high * (1 + t)]``); 0 for none.
     """
 
     check: str
@@ -134,15 +138,23 @@ class CheckResult:
     blocking: bool
     explanation: str
     p_adjusted: float | None = None
+    tolerance: float = 0.0
 
     @property
     def interval_text(self) -> str:
-        """``"[0.71, 0.93] (98.3% simultaneous)"``, or ``"n/a"``."""
+        """``"[0.71, 0.93] (98.3% simultaneous)"``, or ``"n/a"``.
+
+        With a timing tolerance, ``"[0.96, 1.02] (95.0% marginal, ±3% timing
+        tolerance)"``: the interval as measured, and the widening judged.
+        """
         if self.ci_low is None or self.ci_high is None:
             return "n/a"
         text = f"[{format_number(self.ci_low)}, {format_number(self.ci_high)}]"
-        if self.level is not None:
-            text += f" ({self.level:.1%} {self.interval_kind})"
+        notes = [f"{self.level:.1%} {self.interval_kind}"] if self.level is not None else []
+        if self.tolerance > 0.0:
+            notes.append(f"±{percent(self.tolerance)} timing tolerance")
+        if notes:
+            text += f" ({', '.join(notes)})"
         return text
 
     @property
@@ -162,6 +174,11 @@ class CheckResult:
 def format_number(value: float | None) -> str:
     """Three significant digits, or ``"n/a"``."""
     return "n/a" if value is None else f"{value:.3g}"
+
+
+def percent(fraction: float) -> str:
+    """Write a fraction as a percentage without float noise: ``0.03`` gives ``"3%"``."""
+    return f"{100.0 * fraction:.3g}%"
 
 
 def exit_code(rows: tuple[CheckResult, ...], *, inconclusive: InconclusiveChoice = "block") -> int:

@@ -100,6 +100,26 @@ def test_policy_settings_apply(runs):
     assert rows["de/story"].check == "baseline_speedup_drop"
 
 
+def test_a_timing_tolerance_widens_the_ratio(runs):
+    bare = _rows(runs)
+    # de's ratio is about 0.7 against a bar of 0.9: a 3% tolerance cannot save it.
+    assert bare["de/story"].ci_high * 1.03 < 0.9
+    tolerant = _rows(runs, {**_MIN_SPEEDUP, "defaults": {"timing_tolerance": 0.03}})
+    assert tolerant["de/story"].status is Status.FAIL
+    assert "±3% timing tolerance" in tolerant["de/story"].message
+    # A shift of 40% leaves no regression demonstrable, and no pass either.
+    wide = _rows(runs, {**_MIN_SPEEDUP, "baseline": {"timing_tolerance": 0.4}})
+    assert {row.status for row in wide.values()} == {Status.INCONCLUSIVE}
+    assert all(row.tolerance == 0.4 for row in wide.values())
+    assert (wide["de/story"].ci_low, wide["de/story"].ci_high) == (
+        bare["de/story"].ci_low,
+        bare["de/story"].ci_high,
+    )
+
+
+_MIN_SPEEDUP = {"checks": [{"metric": "min_speedup"}]}
+
+
 def test_insufficient_data_is_inconclusive(runs):
     rows = _rows(runs, after="small")
     assert rows["en/story"].status is Status.INCONCLUSIVE

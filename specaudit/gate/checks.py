@@ -191,16 +191,24 @@ def evaluate(
         outcome = Outcome.INCONCLUSIVE
         reason = figure.missing
     else:
-        outcome = judge(
-            figure.estimate,
-            figure.ci_low,
-            figure.ci_high,
-            threshold=threshold,
-            comparison=comparison,
-            mode=mode,
-            tolerance=tolerance,
-        )
+
+        def judged(t: float) -> Outcome:
+            return judge(
+                figure.estimate,
+                figure.ci_low,
+                figure.ci_high,
+                threshold=threshold,
+                comparison=comparison,
+                mode=mode,
+                tolerance=t,
+            )
+
+        outcome = judged(tolerance)
         reason = _reason(outcome, mode=mode, wrong=wrong, tolerance=tolerance)
+        if outcome is Outcome.INCONCLUSIVE and tolerance > 0.0 and mode != "point":
+            bare = judged(0.0)
+            if bare is not Outcome.INCONCLUSIVE:
+                reason = _within_tolerance(bare, wrong=wrong, tolerance=tolerance)
     straddles = figure.missing is None and outcome is Outcome.INCONCLUSIVE and mode != "point"
     if outcome is Outcome.PASS:
         status, blocking = Status.PASS, False
@@ -256,12 +264,16 @@ def _reason(outcome: Outcome, *, mode: str, wrong: str, tolerance: float = 0.0) 
         return f"the whole {interval} is on the passing side"
     if outcome is Outcome.FAIL:
         return f"the whole {interval} is {wrong} the threshold (demonstrated)"
-    if tolerance > 0.0:
-        return (
-            f"the {interval} straddles the threshold: the figure is within the "
-            "machine's run-to-run timing shift of it, or too few prompts decide it"
-        )
     return "the interval straddles the threshold: cannot tell with this many prompts"
+
+
+def _within_tolerance(bare: Outcome, *, wrong: str, tolerance: float) -> str:
+    """Say so when only the timing tolerance keeps a figure from a decision."""
+    side = "on the passing side" if bare is Outcome.PASS else f"{wrong} the threshold"
+    return (
+        f"the whole interval is {side}, but within the {percent(tolerance)} timing "
+        "tolerance of it: the machine's run-to-run shift could carry it across"
+    )
 
 
 def _insufficient(n: int, min_prompts: int, what: str = "prompts") -> str:

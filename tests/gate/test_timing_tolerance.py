@@ -136,9 +136,19 @@ def test_rows_say_what_the_tolerance_did():
     assert ko.status is Status.INCONCLUSIVE and not ko.blocking and ko.tolerance == 0.03
     assert (ko.ci_low, ko.ci_high) == (0.86, 0.992)  # the interval as measured
     assert "[0.86, 0.992] (95.0% marginal, ±3% timing tolerance)" in ko.message
-    assert "widened by the 3% timing tolerance, straddles the threshold" in ko.explanation
+    assert ko.explanation.startswith(
+        "the whole interval is below the threshold, but within the 3% timing tolerance of it"
+    )
     assert "widened by the 3% timing tolerance, is on the passing side" in (
         rows["en/translation"].explanation
+    )
+    wide = result([group("xx/story", speedup=est(0.95, 0.80, 1.10))])
+    (row,) = evaluate_checks(resolve_policy(policy, wide), wide)
+    assert row.explanation.startswith("the interval straddles the threshold: cannot tell")
+    near = result([group("xx/story", speedup=est(1.05, 1.01, 1.10))])
+    (row,) = evaluate_checks(resolve_policy(policy, near), near)
+    assert row.explanation.startswith(
+        "the whole interval is on the passing side, but within the 3% timing tolerance"
     )
     bare = parse_policy({"checks": checks})
     (_, ko_bare) = evaluate_checks(resolve_policy(bare, metrics), metrics)

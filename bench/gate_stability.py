@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from specaudit.gate.policy import example_policy_path, load_policy
+from specaudit.gate.policy import GatePolicy, example_policy_path, load_policy
 from specaudit.gate.runner import evaluate_gate
 from specaudit.metrics import MetricsResult
 
@@ -35,11 +35,17 @@ def _shift(a: MetricsResult, b: MetricsResult, attribute: str) -> float:
     return float(np.expm1(np.mean(logs)))
 
 
-def _statuses(result: MetricsResult, run_dir: Path, tolerance: float) -> dict[str, str]:
+def example_policy(tolerance: float | None = None) -> GatePolicy:
+    """Return the example gate policy, with its timing tolerance replaced if one is given."""
     policy = load_policy(example_policy_path())
+    if tolerance is None:
+        return policy
     defaults = policy.defaults.model_copy(update={"timing_tolerance": tolerance})
-    policy = policy.model_copy(update={"defaults": defaults})
-    gate = evaluate_gate(policy, result, run_dir=str(run_dir))
+    return policy.model_copy(update={"defaults": defaults})
+
+
+def _statuses(result: MetricsResult, run_dir: Path, tolerance: float) -> dict[str, str]:
+    gate = evaluate_gate(example_policy(tolerance), result, run_dir=str(run_dir))
     return {f"{r.check}:{r.subject}": r.status.value for r in gate.rows}
 
 

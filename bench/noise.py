@@ -42,8 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
+# Run as ``python bench/noise.py``: its own folder is on the path.
+from gate_stability import example_policy
+
 from specaudit.audit.retime import attempt_contended
-from specaudit.gate.policy import example_policy_path, load_policy
 from specaudit.gate.runner import evaluate_gate
 from specaudit.metrics import MetricsResult, compute_metrics, load_records
 from specaudit.metrics.timing import timing_assessment
@@ -147,12 +149,8 @@ def _first_look(run_dir: Path) -> str:
     )
 
 
-def _failing(result: MetricsResult, run_dir: Path, *, no_tolerance: bool = False) -> list[str]:
-    policy = load_policy(example_policy_path())
-    if no_tolerance:
-        defaults = policy.defaults.model_copy(update={"timing_tolerance": 0.0})
-        policy = policy.model_copy(update={"defaults": defaults})
-    gate = evaluate_gate(policy, result, run_dir=str(run_dir))
+def _failing(result: MetricsResult, run_dir: Path, *, tolerance: float | None = None) -> list[str]:
+    gate = evaluate_gate(example_policy(tolerance), result, run_dir=str(run_dir))
     rows = [r for r in gate.rows if r.status.value in ("fail", "warning", "inconclusive")]
     return sorted(f"{r.check}:{r.subject}:{r.status.value}" for r in rows)
 
@@ -247,11 +245,9 @@ def main() -> None:
         for row in sorted(set(failing["quiet"]) ^ set(failing["noisy"])):
             where = "quiet only" if row in failing["quiet"] else "noisy only"
             print(f"  {where}: {row}")
-    tolerance = load_policy(example_policy_path()).defaults.timing_tolerance
+    tolerance = example_policy().defaults.timing_tolerance
     bare = {
-        name: [
-            row for row in _failing(r, args.out / name, no_tolerance=True) if row.endswith(":fail")
-        ]
+        name: [row for row in _failing(r, args.out / name, tolerance=0.0) if row.endswith(":fail")]
         for name, r in (("quiet", quiet), ("noisy", noisy))
     }
     print(

@@ -205,7 +205,7 @@ def evaluate(
 
         outcome = judged(tolerance)
         reason = _reason(outcome, mode=mode, wrong=wrong, tolerance=tolerance)
-        if outcome is Outcome.INCONCLUSIVE and tolerance > 0.0 and mode != "point":
+        if outcome is Outcome.INCONCLUSIVE and tolerance > 0.0:
             bare = judged(0.0)
             if bare is not Outcome.INCONCLUSIVE:
                 reason = _within_tolerance(bare, wrong=wrong, tolerance=tolerance)

@@ -170,7 +170,11 @@ class StepRecord:
 
 @dataclass(frozen=True, slots=True)
 class TimingAttempt:
-    """One timing of a prompt: its plain and its speculative decode, back to back.
+    """One timing of a prompt: its plain and its speculative decode, timed together.
+
+    The run's ``timing`` setting says how: interleaved step by step (each
+    decode's times count only its own steps) or back to back
+    (:mod:`specaudit.audit.attempts`).
 
     The tokens are not stored again: greedy decoding (and sampling with the
     prompt's seeds) reproduces them, and the runner checks that an attempt's
@@ -178,7 +182,7 @@ class TimingAttempt:
     """
 
     reason: str  #: "initial", "repeat" or "retime"
-    order: str  #: "plain-first" or "spec-first"
+    order: str  #: "plain-first" or "spec-first": who went first (interleaved: on ties)
     plain_time_s: float  #: plain decode, prefill included
     plain_prefill_time_s: float
     plain_step_times_s: list[float]  #: one per plain decode step

@@ -1,4 +1,16 @@
-"""Timing one prompt: a plain and a speculative decode back to back, as one attempt.
+"""Timing one prompt: a plain and a speculative decode, as one attempt.
+
+The two decodes are interleaved step by step (the default) or run back to
+back. Interleaved, each decode advances when it has emitted no more tokens
+than the other, so the two cover the same stretch of wall time in slices of
+a forward or two, and each counts only its own slices. A change of the
+machine's speed that lasts longer than a step (a co-tenant's burst, a clock
+or frequency change, a hypervisor's slow patch) then slows both decodes
+alike and leaves their ratio, the prompt's speed-up, unchanged. Back to
+back, it lands on one decode and not the other: on the 2-core demo machine,
+whose speed drifted by 10-30% within seconds, the log ratio of a prompt's
+measured to modelled speed-up scattered by about 7% back to back
+(``bench/RESULTS.md``, "Interleaved timing").
 
 Every timing of a prompt is kept in its record (``timing_attempts``): the
 first, any ``--repeats``, and re-timings of an outlier
@@ -10,18 +22,21 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from specaudit.audit.engine import PlainOutcome, SpeculativeEngine, SpeculativeOutcome
+from specaudit.audit.engine import PlainOutcome, SpeculativeEngine, SpeculativeOutcome, Steps
 from specaudit.audit.machine_load import cpu_clock, others_cpu_s, sample_load, steal_share
 from specaudit.audit.sampling import Decoding, TokenSampler
 from specaudit.records import TimingAttempt
 
 __all__ = [
+    "TIMING_MODES",
     "Timed",
     "choose_median",
     "derive_seed",
+    "interleave",
     "order_for",
     "same_work",
     "time_prompt",
@@ -29,6 +44,8 @@ __all__ = [
 ]
 
 PLAIN_FIRST, SPEC_FIRST = "plain-first", "spec-first"
+#: How a prompt's two decodes share the machine: step by step, or one after the other.
+TIMING_MODES = ("interleaved", "sequential")
 #: Tokens of each untimed warm-up decode.
 WARM_TOKENS = 8
 
@@ -90,6 +107,34 @@ class Timed:
     attempt: TimingAttempt
 
 
+def interleave(plain: Steps, spec: Steps, *, lead: str, match_spec: bool) -> tuple:
+    """Run two step-wise decodes together; return (plain outcome, spec outcome).
+
+    Both prefills come first, then the decode that has emitted fewer tokens
+    takes the next step; on a tie, ``lead`` (``"plain"`` or ``"spec"``)
+    does, and goes first. With ``match_spec`` the plain
+    decode stops once it has emitted as many tokens as the speculative one
+    did in all (sampling mode, where the two outputs differ).
+    """
+    decodes = {"plain": plain, "spec": spec}
+    emitted = {"plain": -1, "spec": -1}  # not started: behind any decode that has
+    rank = {lead: 0, "spec" if lead == "plain" else "plain": 1}
+    done: dict[str, Any] = {}
+    while len(done) < 2:
+        kind = min((k for k in decodes if k not in done), key=lambda k: (emitted[k], rank[k]))
+        stop = (
+            kind == "plain"
+            and match_spec
+            and "spec" in done
+            and emitted["plain"] >= len(done["spec"].output_ids)
+        )
+        try:
+            emitted[kind] = decodes[kind].send(True if stop else None)
+        except StopIteration as end:
+            done[kind] = end.value
+    return done["plain"], done["spec"]
+
+
 def time_prompt(
     engine: SpeculativeEngine,
     decoding: Decoding,
@@ -101,14 +146,18 @@ def time_prompt(
     order: str,
     reason: str,
     device,
+    timing: str = "interleaved",
 ) -> Timed:
-    """Decode ``ids`` plainly and speculatively, in ``order``, and time both.
+    """Decode ``ids`` plainly and speculatively, and time both.
 
-    In greedy mode the order alternates between prompts and attempts, so an
-    order effect (warm caches, clock boost) cancels like drift does. In
-    sampling mode the plain decode covers as many tokens as the speculative
-    one emitted, so it always comes second; both use the prompt's own seeds,
-    so a re-timing draws the same samples.
+    ``timing`` is one of :data:`TIMING_MODES` (see the module docstring).
+    ``order`` says which decode goes first: back to back, the first decode;
+    interleaved, the first step at each tie. In greedy mode the order
+    alternates between prompts and attempts, so an order effect (warm
+    caches, clock boost) cancels like drift does. In sampling mode the plain
+    decode covers as many tokens as the speculative one emitted, so back to
+    back it always comes second; both use the prompt's own seeds, so a
+    re-timing draws the same samples.
     """
 
     def sampler(stream: str) -> TokenSampler:
@@ -126,7 +175,24 @@ def time_prompt(
         return outcome
 
     before = sample_load()
-    if not decoding.greedy:
+    if timing == "interleaved":
+        if not decoding.greedy:
+            order = SPEC_FIRST
+        start = cpu_clock()
+        plain, spec = interleave(
+            engine.plain_steps(ids, max_new_tokens, sampler("base"), stop_at_eos=decoding.greedy),
+            engine.speculative_steps(ids, max_new_tokens, sampler("spec")),
+            lead="plain" if order == PLAIN_FIRST else "spec",
+            match_spec=not decoding.greedy,
+        )
+        # Both decodes shared the window: each gets the share of other
+        # processes' CPU time that its own time is of the two.
+        window = others_cpu_s(start, cpu_clock())
+        both = plain.total_time_s + spec.total_time_s
+        for kind, outcome in (("plain", plain), ("spec", spec)):
+            share = outcome.total_time_s / both if both > 0 else 0.5
+            others[kind] = None if window is None else window * share
+    elif not decoding.greedy:
         order = SPEC_FIRST
         spec = watched("spec", engine.speculative, ids, max_new_tokens, sampler("spec"))
         n_plain = len(spec.output_ids)

@@ -58,6 +58,7 @@ class RunConfig(BaseModel):
     threads: int | None = Field(None, ge=1)  #: CPU threads for torch; default: all cores but one
     warmup: int = Field(2, ge=0)  #: untimed warm-up decodes before the first prompt
     repeats: int = Field(1, ge=1)  #: timings per prompt; each decode keeps the median
+    timing: Literal["interleaved", "sequential"] = "interleaved"  #: decodes by step or in turn
     retime: int = Field(3, ge=0)  #: re-timings of a prompt at most, in all; 0 turns them off
 
     # Backend (docs/serving.md). "native" is specaudit's own engine; the others

@@ -10,10 +10,18 @@ Who makes the first output token is a convention (``first_token``). With
 drafts it from the prompt. With ``"prefill"`` the target's prefill emits it
 and drafting starts at the second token, as serving engines (vLLM, SGLang)
 do; its steps then line up with theirs (``docs/serving.md``).
+
+Both decodes are also available one step at a time
+(:meth:`SpeculativeEngine.speculative_steps`, :meth:`SpeculativeEngine.plain_steps`),
+so that the audit can interleave a prompt's two decodes and time them over
+the same stretch of the machine's time (:mod:`specaudit.audit.attempts`).
+Each decode's times then count only its own steps: the time spent between
+them, on the other decode, is not its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import torch
@@ -26,10 +34,24 @@ from specaudit.audit.forward import cache_kwargs, new_cache, prefill
 from specaudit.audit.sampling import TokenSampler
 from specaudit.records import StepRecord
 
-__all__ = ["FIRST_TOKEN", "PlainOutcome", "SpeculativeEngine", "SpeculativeOutcome"]
+__all__ = ["FIRST_TOKEN", "PlainOutcome", "SpeculativeEngine", "SpeculativeOutcome", "drain"]
 
 #: Who makes the first output token: the first speculative step, or the target's prefill.
 FIRST_TOKEN = ("draft", "prefill")
+
+#: A decode run one step at a time: it yields the number of tokens emitted
+#: so far after its prefill and after each step, accepts ``True`` to stop
+#: early (:meth:`SpeculativeEngine.plain_steps`), and returns its outcome.
+Steps = Generator[int, bool | None, "SpeculativeOutcome | PlainOutcome"]
+
+
+def drain(steps: Steps):
+    """Run a step-wise decode to its end and return its outcome."""
+    try:
+        while True:
+            next(steps)
+    except StopIteration as done:
+        return done.value
 
 
 @dataclass(frozen=True)
@@ -40,7 +62,7 @@ class SpeculativeOutcome:
     stop_reason: str  #: "eos" or "max_new_tokens"
     steps: list[StepRecord]
     prefill_time_s: float
-    total_time_s: float  #: prefill included
+    total_time_s: float  #: the decode's own time, prefill included
     forward_time_s: float  #: inside model forwards, prefill included
     draft_time_s: float  #: summed over steps
     n_draft_forwards: int
@@ -52,7 +74,7 @@ class PlainOutcome:
 
     output_ids: list[int]
     prefill_time_s: float
-    total_time_s: float  #: prefill included
+    total_time_s: float  #: the decode's own time, prefill included
     step_times_s: list[float]  #: wall time of each decode step (one token each)
 
     @property
@@ -114,11 +136,17 @@ class SpeculativeEngine:
             )
         return out.logits[0]  # (len(ids), V)
 
-    @torch.inference_mode()
     def speculative(
         self, prompt_ids: list[int], max_new_tokens: int, sampler: TokenSampler
     ) -> SpeculativeOutcome:
         """Decode ``prompt_ids`` speculatively and record every step."""
+        return drain(self.speculative_steps(prompt_ids, max_new_tokens, sampler))
+
+    @torch.inference_mode()
+    def speculative_steps(
+        self, prompt_ids: list[int], max_new_tokens: int, sampler: TokenSampler
+    ) -> Steps:
+        """:meth:`speculative`, one step at a time (see :data:`Steps`)."""
         clock, drafter = self.clock, self.drafter
         timer = ForwardTimer(clock)
         start = clock()
@@ -134,7 +162,8 @@ class SpeculativeEngine:
             out.append(token)
             ids.append(token)
             stop = "eos" if token in self.eos_ids else stop
-        prefill_s = clock() - start
+        prefill_s = own_s = clock() - start
+        yield len(out)
 
         while len(out) < max_new_tokens and stop != "eos":
             # Never draft past the budget: a step emits at most k + 1 tokens.
@@ -202,22 +231,21 @@ class SpeculativeEngine:
                 if token in self.eos_ids:
                     stop = "eos"
                     break
-            if stop == "eos":
-                break
             ids.extend(emitted)
-        total_s = clock() - start
+            own_s += clock() - t0
+            if stop != "eos":
+                yield len(out)
         return SpeculativeOutcome(
             output_ids=out,
             stop_reason=stop,
             steps=steps,
             prefill_time_s=prefill_s,
-            total_time_s=total_s,
+            total_time_s=own_s,
             forward_time_s=timer.total_s,
             draft_time_s=draft_total,
             n_draft_forwards=drafter.n_forwards,
         )
 
-    @torch.inference_mode()
     def plain(
         self,
         prompt_ids: list[int],
@@ -231,16 +259,34 @@ class SpeculativeEngine:
         ``stop_at_eos=False`` decodes exactly ``max_new_tokens`` tokens, so a
         sampling-mode baseline covers as many tokens as the speculative run.
         """
+        return drain(self.plain_steps(prompt_ids, max_new_tokens, sampler, stop_at_eos=stop_at_eos))
+
+    @torch.inference_mode()
+    def plain_steps(
+        self,
+        prompt_ids: list[int],
+        max_new_tokens: int,
+        sampler: TokenSampler,
+        *,
+        stop_at_eos: bool = True,
+    ) -> Steps:
+        """:meth:`plain`, one step at a time (see :data:`Steps`).
+
+        Sending ``True`` ends the decode before its next step: an interleaved
+        sampling-mode baseline learns how many tokens to cover only when the
+        speculative decode beside it ends.
+        """
         clock = self.clock
         timer = ForwardTimer(clock)
         start = clock()
         cache = new_cache(self.target)
         with timer:
             prefill(self.target, prompt_ids[:-1], cache)
-        prefill_s = clock() - start
+        prefill_s = own_s = clock() - start
         pending, out, step_times = prompt_ids[-1], [], []
-        t0 = clock()
-        while len(out) < max_new_tokens:
+        stop = yield 0
+        while len(out) < max_new_tokens and not stop:
+            t0 = clock()
             logits = self._target([pending], cache, timer)  # (1, V)
             token, _ = sampler.choose(logits)
             pending = int(token)
@@ -249,12 +295,13 @@ class SpeculativeEngine:
             # over single forwards is immune to a stall that a total is not.
             t1 = clock()
             step_times.append(t1 - t0)
-            t0 = t1
+            own_s += t1 - t0
             if stop_at_eos and pending in self.eos_ids:
                 break
+            stop = yield len(out)
         return PlainOutcome(
             output_ids=out,
             prefill_time_s=prefill_s,
-            total_time_s=clock() - start,
+            total_time_s=own_s,
             step_times_s=step_times,
         )

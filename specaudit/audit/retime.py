@@ -2,12 +2,19 @@
 
 The cost model is fitted on this process's own records, outliers are
 flagged against it (:mod:`specaudit.metrics.timing`), and each outlier is
-timed again, plain and speculative back to back with the order alternated,
-up to ``config.retime`` times. So is a prompt during one of whose decodes
-other processes used the CPUs (:func:`specaudit.audit.machine_load.contended`):
-a co-tenant's burst slows a decode by less than the outlier fence as often
-as by more, and a slow-down under the fence would otherwise stay in the
-figures. Before each re-timing the pass waits (up to 8 s) until other
+timed again, plain and speculative together as the run timed them
+(interleaved or back to back, :mod:`specaudit.audit.attempts`) with the order
+alternated, up to ``config.retime`` times. Back to back, so is a prompt
+during one of whose decodes other processes used the CPUs
+(:func:`specaudit.audit.machine_load.contended`): a co-tenant's burst slows
+a decode by less than the outlier fence as often as by more, and a
+slow-down under the fence would otherwise stay in the figures. Interleaved,
+it slows both decodes alike and leaves the prompt's speed-up as it was;
+re-timing such a prompt would only add what a re-timing itself does to a
+speed-up (on the demo machine beside a bursty neighbour, chosen re-timings
+came out 4-6% lower than the same prompts' quiet timings, against 1-2% for
+their first, contended timings: ``bench/RESULTS.md``, "Interleaved
+timing"), so an interleaved run re-times outliers only. Before each re-timing the pass waits (up to 8 s) until other
 processes leave the CPUs idle: timing a prompt again in the middle of the
 burst that slowed it would only slow it again; and after the wait, an
 untimed warm-up (:func:`specaudit.audit.attempts.warm_up`), since the first
@@ -138,6 +145,7 @@ def retime_outliers(
     max_new_tokens: int,
     max_attempts: int,
     device,
+    timing: str = "interleaved",
     report: Callable[[str], None] = print,
     before_first: Callable[[], None] = lambda: None,
     engines: Mapping[str, SpeculativeEngine] | None = None,
@@ -158,6 +166,8 @@ def retime_outliers(
         Re-timings per prompt at most (0 turns the pass off).
     device
         The torch device.
+    timing : str
+        How each attempt times the two decodes (:data:`~specaudit.audit.attempts.TIMING_MODES`).
     report : callable
         Receives one line per re-timed prompt.
     before_first : callable
@@ -175,8 +185,10 @@ def retime_outliers(
     n_flagged = n_attempts = 0
     retimable = [i for i, r in enumerate(records) if _can_retime(r, prompts, max_attempts)]
     busy_share = sum(_chosen_contended(records[i]) for i in retimable) / max(len(retimable), 1)
-    watch_contention = busy_share <= MAX_CONTENDED_SHARE
-    if not watch_contention:
+    # Interleaved, a co-tenant's burst slows a prompt's two decodes alike and
+    # leaves its speed-up as it was; only back to back does it call for a re-timing.
+    watch_contention = timing == "sequential" and busy_share <= MAX_CONTENDED_SHARE
+    if timing == "sequential" and not watch_contention:
         report(
             f"{busy_share:.0%} of {len(retimable)} prompts were timed beside other processes: "
             "contention is this run's normal state, so only timing outliers are re-timed"
@@ -226,6 +238,7 @@ def retime_outliers(
                 max_new_tokens=max_new_tokens,
                 max_attempts=max_attempts - _retimings(record),
                 device=device,
+                timing=timing,
             )
             records[i], lines[i] = record, record.to_json()
             raw[i] = json.loads(lines[i])
@@ -272,6 +285,7 @@ def _retime(
     max_new_tokens: int,
     max_attempts: int,
     device,
+    timing: str,
 ) -> tuple[PromptRecord, bool, int]:
     """Time ``record``'s prompt again until an attempt agrees; return it, agreed, attempts."""
     for made in range(1, max_attempts + 1):
@@ -287,6 +301,7 @@ def _retime(
             order=order_for(index, len(record.timing_attempts)),
             reason=RETIME,
             device=device,
+            timing=timing,
         )
         reproduced = _reproduces(record, timed)
         record.timing_attempts.append(

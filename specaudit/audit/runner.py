@@ -239,6 +239,7 @@ def _decode_prompt(
                 order=order_for(index, attempt),
                 reason="initial" if attempt == 0 else "repeat",
                 device=device,
+                timing=config.timing,
             )
         )
     first = runs[0]
@@ -473,6 +474,7 @@ def _audit(
         max_new_tokens=config.max_new_tokens,
         max_attempts=config.retime,
         device=device,
+        timing=config.timing,
         report=tqdm.write if show else _silent,
         before_first=(lambda: None) if todo else (lambda: warm(engine, mine[0][2])),
         engines=engines,

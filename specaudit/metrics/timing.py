@@ -32,7 +32,7 @@ The *robust time* of a decode is its trimmed measured time, unless its prompt
 is flagged (either of its two decodes): then it is the modelled time scaled
 by its group's offset, i.e. what the same work costs on this machine for this
 group when nothing stalls. Both decodes are replaced because they were timed
-back to back, and a slow-down that pushes one over the fence usually slows
+together (interleaved or back to back), and a slow-down that pushes one over the fence usually slows
 the other below it. The headline speed-up is the ratio of summed robust
 times: still the time for the work, but a stall can no longer decide it.
 """
@@ -477,7 +477,7 @@ def timing_assessment(records: Sequence[Mapping[str, Any]]) -> TimingAssessment:
     spec = table["spec_s"].to_numpy(float) - trim.spec_excess_s
     flags = flag_outliers(keys, plain, plain_model, spec, spec_model)
     flags = replace(flags, plain=flags.plain & timed, spec=flags.spec & timed)
-    # A prompt's two decodes were timed back to back, and what slows one
+    # A prompt's two decodes were timed together, and what slows one
     # mostly slows the other too: replacing the flagged one alone would set a
     # modelled time against a slowed measured one, and bias that prompt's
     # ratio. So a flagged prompt gets modelled times for both (§8.6).

@@ -54,9 +54,10 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
         "Summed wall time of plain target decoding over summed wall time of speculative "
         "decoding for the same prompts and tokens; above 1 is faster, below 1 slower. A "
         "decode whose time is far above what the cost model predicts for its steps (a stall) "
-        "is re-timed during the run, as is one timed while other processes used the CPUs; a "
-        "prompt still stalled counts both its decodes at their modelled times (they were "
-        "timed back to back). speedup_raw keeps every measured time as it is.",
+        "is re-timed during the run (with --timing sequential, so is one timed while other "
+        "processes used the CPUs); a prompt still stalled counts both its decodes at their "
+        "modelled times (they were timed together, by default interleaved step by step). "
+        "speedup_raw keeps every measured time as it is.",
     ),
     (
         "speedup_modelled",

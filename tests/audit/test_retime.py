@@ -3,7 +3,9 @@
 The test drives the real engine on the demo pair, but with a virtual clock:
 every clock read advances time by 1 ms, so a decode's time depends only on
 its path through the code and two runs time identically. The stall hook
-makes the clock jump during one chosen plain decode, once.
+makes the clock jump during one chosen plain decode, once. The audit's
+default timing interleaves each prompt's two decodes (attempts.interleave),
+so the hooks act when a plain decode starts to run.
 """
 
 from __future__ import annotations
@@ -51,22 +53,39 @@ def virtual_clock(monkeypatch):
     monkeypatch.setattr(attempts_module, "others_cpu_s", lambda before, after: 0.0)
 
 
+def _on_plain_start(monkeypatch, hook) -> None:
+    """Call ``hook(prompt_ids, max_new_tokens)`` as each plain decode starts to run.
+
+    Not when it is created: the speculative decode interleaved with it may
+    read the clock in between.
+    """
+    original = engine_module.SpeculativeEngine.plain_steps
+
+    def started(steps, prompt_ids, max_new_tokens):
+        hook(prompt_ids, max_new_tokens)
+        return (yield from steps)
+
+    def plain_steps(self, prompt_ids, max_new_tokens, sampler, **kwargs):
+        steps = original(self, prompt_ids, max_new_tokens, sampler, **kwargs)
+        return started(steps, prompt_ids, max_new_tokens)
+
+    monkeypatch.setattr(engine_module.SpeculativeEngine, "plain_steps", plain_steps)
+
+
 def _stall_once(monkeypatch, prompt_index: int) -> dict:
     """Make the first plain decode of the ``prompt_index``-th distinct prompt stall."""
     seen: list[tuple[int, ...]] = []
     state = {"fired": False}
-    original = engine_module.SpeculativeEngine.plain
 
-    def plain(self, prompt_ids, max_new_tokens, sampler, **kwargs):
+    def hook(prompt_ids, max_new_tokens):
         key = tuple(prompt_ids)
         if key not in seen and max_new_tokens > 8:  # warm-up decodes are 8 tokens
             seen.append(key)
             if len(seen) == prompt_index + 1 and not state["fired"]:
                 state["fired"] = True
                 VirtualClock.pending, VirtualClock.reads_before_stall = STALL_S, 1
-        return original(self, prompt_ids, max_new_tokens, sampler, **kwargs)
 
-    monkeypatch.setattr(engine_module.SpeculativeEngine, "plain", plain)
+    _on_plain_start(monkeypatch, hook)
     return state
 
 
@@ -85,6 +104,7 @@ def _newly_retimed(clean_dir, run_dir):
 
 
 CONFIG = RunConfig(languages=["en"], n_prompts=6, max_new_tokens=16, threads=1)
+SEQUENTIAL = CONFIG.model_copy(update={"timing": "sequential"})
 
 
 def test_a_stall_is_retimed_and_the_figures_match_the_unstalled_run(
@@ -146,16 +166,14 @@ def test_a_prompt_that_never_agrees_gets_retime_timings_in_all(
     # beyond --retime re-timings in all: the pass ends, and the prompt counts
     # at its modelled times.
     keys: list[tuple[int, ...]] = []
-    original = engine_module.SpeculativeEngine.plain
 
-    def plain(self, prompt_ids, max_new_tokens, sampler, **kwargs):
+    def hook(prompt_ids, max_new_tokens):
         key = tuple(prompt_ids)
         if max_new_tokens > 8 and (not keys or keys[0] == key):
             keys[:1] = [key]
             VirtualClock.pending, VirtualClock.reads_before_stall = STALL_S, 1
-        return original(self, prompt_ids, max_new_tokens, sampler, **kwargs)
 
-    monkeypatch.setattr(engine_module.SpeculativeEngine, "plain", plain)
+    _on_plain_start(monkeypatch, hook)
     config = CONFIG.model_copy(update={"retime": 2})
     run_audit(config, tmp_path / "run", progress=False)
     records = load_records(tmp_path / "run" / "records.jsonl")
@@ -206,33 +224,33 @@ def _busy_during(monkeypatch, prompt_index: int | None) -> dict:
     """Report other processes' CPU use during one plain decode (every decode if None)."""
     seen: list[tuple[int, ...]] = []
     state = {"busy": False, "fired": 0}
-    original = engine_module.SpeculativeEngine.plain
 
-    def plain(self, prompt_ids, max_new_tokens, sampler, **kwargs):
+    def hook(prompt_ids, max_new_tokens):
         key = tuple(prompt_ids)
         if key not in seen and max_new_tokens > 8:
             seen.append(key)
             state["busy"] = prompt_index is None or len(seen) == prompt_index + 1
-        return original(self, prompt_ids, max_new_tokens, sampler, **kwargs)
 
     def others(before, after):
         busy, state["busy"] = state["busy"], prompt_index is None
         state["fired"] += busy
         return 0.3 if busy else 0.0
 
-    monkeypatch.setattr(engine_module.SpeculativeEngine, "plain", plain)
+    _on_plain_start(monkeypatch, hook)
     monkeypatch.setattr(attempts_module, "others_cpu_s", others)
     return state
 
 
 def test_a_decode_timed_beside_another_process_is_retimed(tmp_path, monkeypatch, virtual_clock):
-    # A co-tenant's burst that slows a decode by less than the outlier fence
-    # is still a co-tenant: the decode is timed again once the CPUs are idle.
+    # Back to back, a co-tenant's burst that slows a decode by less than the
+    # outlier fence is still a co-tenant: the prompt is timed again once the
+    # CPUs are idle.
+    config = SEQUENTIAL
     clean_dir, busy_dir = tmp_path / "clean", tmp_path / "busy"
-    run_audit(CONFIG, clean_dir, progress=False)
+    run_audit(config, clean_dir, progress=False)
     VirtualClock.now = 0.0
     state = _busy_during(monkeypatch, prompt_index=3)
-    summary = run_audit(CONFIG, busy_dir, progress=False)
+    summary = run_audit(config, busy_dir, progress=False)
     assert state["fired"] == 1
     _, _, record, after = _newly_retimed(clean_dir, busy_dir)
     first, second = record["timing_attempts"][:2]
@@ -241,13 +259,36 @@ def test_a_decode_timed_beside_another_process_is_retimed(tmp_path, monkeypatch,
     assert summary.retimed.n_retimed == len(after)
 
 
+def test_interleaved_a_burst_beside_both_decodes_is_no_reason_to_retime(
+    tmp_path, monkeypatch, virtual_clock
+):
+    # Interleaved, the burst fell on both decodes alike (by their own times)
+    # and left the prompt's speed-up as it was.
+    clean_dir, busy_dir = tmp_path / "clean", tmp_path / "busy"
+    clean = run_audit(CONFIG, clean_dir, progress=False)
+    VirtualClock.now = 0.0
+    state = _busy_during(monkeypatch, prompt_index=3)
+    busy = run_audit(CONFIG, busy_dir, progress=False)
+    assert state["fired"] == 1
+    assert busy.retimed.n_retimed == clean.retimed.n_retimed
+    hit = [
+        r["timing_attempts"][0]
+        for r in load_records(busy_dir / "records.jsonl")
+        if r["timing_attempts"][0]["plain_others_cpu_s"]
+    ]
+    assert len(hit) == 1
+    shares = [hit[0][f"{kind}_others_cpu_s"] for kind in ("plain", "spec")]
+    assert sum(shares) == pytest.approx(0.3)
+    assert shares[0] / shares[1] == pytest.approx(hit[0]["plain_time_s"] / hit[0]["spec_time_s"])
+
+
 def test_contention_throughout_retimes_outliers_only(tmp_path, monkeypatch, virtual_clock):
     # Sibling shards on one machine keep each other busy the whole run: that
     # is no burst to wait out, and re-timing every prompt would not escape it.
     clean_dir, busy_dir = tmp_path / "clean", tmp_path / "busy"
-    clean = run_audit(CONFIG, clean_dir, progress=False)
+    clean = run_audit(SEQUENTIAL, clean_dir, progress=False)
     VirtualClock.now = 0.0
     _busy_during(monkeypatch, prompt_index=None)
-    busy = run_audit(CONFIG, busy_dir, progress=False)
+    busy = run_audit(SEQUENTIAL, busy_dir, progress=False)
     # Every prompt was timed beside the siblings; only the outliers are re-timed.
     assert busy.retimed.n_retimed == clean.retimed.n_retimed < 12

@@ -9,8 +9,9 @@ or frequency change, a hypervisor's slow patch) then slows both decodes
 alike and leaves their ratio, the prompt's speed-up, unchanged. Back to
 back, it lands on one decode and not the other: on the 2-core demo machine,
 whose speed drifted by 10-30% within seconds, the log ratio of a prompt's
-measured to modelled speed-up scattered by about 7% back to back
-(``bench/RESULTS.md``, "Interleaved timing").
+measured to modelled speed-up scattered by 7.4% back to back and by 4.3-4.7%
+interleaved, in quiet default audits (``bench/RESULTS.md``, "Interleaved
+timing").
 
 Every timing of a prompt is kept in its record (``timing_attempts``): the
 first, any ``--repeats``, and re-timings of an outlier

@@ -14,8 +14,10 @@ re-timing such a prompt would only add what a re-timing itself does to a
 speed-up (on the demo machine beside a bursty neighbour, chosen re-timings
 came out 4-6% lower than the same prompts' quiet timings, against 1-2% for
 their first, contended timings: ``bench/RESULTS.md``, "Interleaved
-timing"), so an interleaved run re-times outliers only. Before each re-timing the pass waits (up to 8 s) until other
-processes leave the CPUs idle: timing a prompt again in the middle of the
+timing"), so an interleaved run re-times outliers only.
+
+Before each re-timing the pass waits (up to 8 s) until other processes
+leave the CPUs idle: timing a prompt again in the middle of the
 burst that slowed it would only slow it again; and after the wait, an
 untimed warm-up (:func:`specaudit.audit.attempts.warm_up`), since the first
 decode after a pause runs slow, and re-timings would otherwise all be

@@ -20,9 +20,11 @@ machine's own slow stretches skew them right, and a spread read from the
 fast side alone (as an earlier version did) flagged that tail, and sent 64
 and 86 prompts of 440 to re-timing on two quiet runs (up to 100 s). A
 noisy neighbour that slows many decodes widens this fence; the audit does
-not rely on it there, since it sees a co-tenant directly (other processes'
-CPU time) and re-times every prompt it touched, and after re-timing the
-fence is drawn again from the timings kept (:mod:`specaudit.audit.retime`).
+not rely on it there. Interleaved, a co-tenant's burst slows both decodes
+of a prompt alike (:mod:`specaudit.audit.attempts`); back to back, the
+audit sees the co-tenant directly (other processes' CPU time) and re-times
+every prompt it touched. After re-timing the fence is drawn again from the
+timings kept (:mod:`specaudit.audit.retime`).
 
 Before any of this, single stalled steps inside a decode are trimmed
 (:mod:`specaudit.metrics.step_stalls`): a short burst then costs nothing, and

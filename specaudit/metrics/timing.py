@@ -92,7 +92,11 @@ class TimingFlags:
         Each prompt's typical log residual: its group's shrunk median plus
         the clean residuals' centre ``mu``.
     spread : dict
-        Robust spread sigma of the centred residuals, per decode kind.
+        Robust spread sigma of the centred residuals, per decode kind, and
+        under ``"speedup"`` that of their difference (plain less speculative:
+        the log residual of each prompt's speed-up). A change of the
+        machine's speed that both decodes of a prompt share moves the first
+        two and not the third.
     fence : dict
         The log excess above which a decode is flagged, per decode kind.
     """
@@ -185,6 +189,8 @@ def flag_outliers(
         out[kind] = judged & np.isfinite(centred) & (centred > fence)
         out[f"{kind}_residual"], out[f"{kind}_offset"] = centred, offset
         out["spread"][kind], out["fence"][kind] = sigma, float(fence)
+    speedup = out["plain_residual"] - out["spec_residual"]
+    out["spread"]["speedup"] = robust_spread(speedup[judged])
     return TimingFlags(**out)
 
 
@@ -224,6 +230,12 @@ class TimingHealth:
         and speculative decode times around their group.
     fence_plain, fence_spec : float or None
         Flag thresholds as ratios measured / modelled over the group.
+    spread_speedup : float or None
+        Robust spread of each prompt's log speed-up around the model's (its
+        plain decode's log residual less its speculative one's): what moves a
+        group's speed-up. Smaller than the decodes' own spreads where the two
+        decodes of a prompt slow down together (interleaved timing). None in
+        metrics written before it was measured.
     modelled_gap : float or None
         Largest ``|speedup / speedup_modelled - 1|`` over the groups.
     load_1m_median, load_1m_max : float or None
@@ -263,6 +275,7 @@ class TimingHealth:
     cost_models: tuple[CostModel, ...] = field(default=())
     n_steps_trimmed: int | None = None
     trimmed_share: float | None = None
+    spread_speedup: float | None = None
 
     def summary(self) -> str:
         """One line for the console: verdict, re-timed and flagged prompts, spread."""
@@ -272,6 +285,8 @@ class TimingHealth:
             f"timing: {self.verdict} ({self.n_retimed} prompts re-timed, {self.n_flagged} still "
             f"flagged of {self.n_prompts}; scatter around the cost model {spread}"
         )
+        if self.spread_speedup is not None:
+            line += f", of speed-ups {100 * self.spread_speedup:.1f}%"
         if self.n_steps_trimmed:
             line += (
                 f"; {self.n_steps_trimmed} stalled steps trimmed, "
@@ -308,15 +323,23 @@ class TimingHealth:
         return cls(**values)
 
 
-def group_noise(spread: float, group_size: float) -> float:
+def group_noise(spread: float, weights: Any) -> float:
     """Relative noise that timing scatter alone puts on a group's speed-up.
 
-    A group's ratio of sums over n prompts, each decode scattering ``spread``
-    (log scale) around the model, moves by about ``spread * sqrt(2 / n)``
-    (two decodes per prompt; conservative, as a prompt's two decodes tend to
-    move together).
+    A group's ratio of summed times moves, to first order, by the
+    time-weighted mean of its prompts' log speed-up residuals. With each
+    prompt's residual scattering ``spread`` (the spread of its plain
+    decode's log residual less its speculative one's, which a change of the
+    machine's speed shared by both leaves alone), that is
+    ``spread * sqrt(sum(w**2)) / sum(w)`` for prompt weights ``w`` (their
+    times): ``spread / sqrt(n)`` for n equal prompts, more where a few long
+    prompts carry the sum.
     """
-    return float(spread * np.sqrt(2.0 / group_size)) if group_size > 0 else float("inf")
+    w = np.asarray(weights, dtype=float)
+    w = w[np.isfinite(w) & (w > 0)]
+    if not len(w) or not np.isfinite(spread):
+        return float("inf")
+    return float(spread * np.sqrt(np.sum(w**2)) / np.sum(w))
 
 
 def verdict(
@@ -334,9 +357,10 @@ def verdict(
 
     ``unreliable``: more than 5% of prompts still flagged, a group with more
     than 20% of its prompts flagged (its headline leans on the model), or
-    timing scatter that alone moves a group's speed-up by more than 15%
-    (:func:`group_noise`). ``noisy``: any prompt still flagged, scatter worth
-    more than 5% on a group's speed-up, or more than 5% CPU steal.
+    timing scatter that alone moves a typical group's speed-up by more than
+    15% (:func:`group_noise`, the median over groups). ``noisy``: any prompt
+    still flagged, scatter worth more than 5% on a group's speed-up, or more
+    than 5% CPU steal.
     ``unknown`` for records without timing attempts (version-1 records, and
     those of a serving backend, ``served``, which times whole requests), and
     where no group has the 5 prompts a robust judgement needs (``judged``).
@@ -398,9 +422,14 @@ class TimingAssessment:
         attempts = [r.get("timing_attempts") or [] for r in records]
         has_attempts = any(attempts)
         by_group = pd.Series(flagged).groupby(np.asarray(groups, dtype=object))
-        shares, sizes = by_group.mean(), by_group.size()
+        shares = by_group.mean()
         spreads = [self.flags.spread["plain"], self.flags.spread["spec"]]
         spread = _finite_or_none(spreads, max)
+        speedup_spread = self.flags.spread.get("speedup", float("nan"))
+        weights = pd.Series(self.plain_model_s + self.spec_model_s)
+        noises = weights.groupby(np.asarray(groups, dtype=object)).apply(
+            lambda w: group_noise(speedup_spread, w)
+        )
         loads = [a.get("load_1m") for a_list in attempts for a in a_list]
         steals = [a.get("cpu_steal") for a_list in attempts for a in a_list]
         repeats = [
@@ -423,7 +452,7 @@ class TimingAssessment:
             n_prompts=len(records),
             n_flagged=int(flagged.sum()),
             worst_group_share=float(shares.max()) if len(shares) else 0.0,
-            noise=group_noise(spread or 0.0, float(np.median(sizes)) if len(sizes) else 0.0),
+            noise=float(np.median(noises)) if len(noises) and spread is not None else 0.0,
             cpu_steal=steal,
         )
         fence = self.flags.fence
@@ -438,6 +467,7 @@ class TimingAssessment:
             flagged=tuple(i for i, f in zip(ids, flagged, strict=True) if f)[:50],
             spread_plain=_finite_or_none([spreads[0]], max),
             spread_spec=_finite_or_none([spreads[1]], max),
+            spread_speedup=_finite_or_none([speedup_spread], max),
             fence_plain=float(np.exp(fence["plain"])) if np.isfinite(fence["plain"]) else None,
             fence_spec=float(np.exp(fence["spec"])) if np.isfinite(fence["spec"]) else None,
             modelled_gap=modelled_gap,

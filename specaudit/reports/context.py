@@ -252,6 +252,8 @@ def _timing_card(result: MetricsResult) -> tuple[Card, str] | None:
         f"{timing.n_retimed} prompts re-timed, {timing.n_flagged} still stalled of "
         f"{timing.n_prompts}; decodes scatter {scatter} around the cost model"
     )
+    if timing.spread_speedup is not None:
+        detail += f", prompts' speed-ups {100 * timing.spread_speedup:.0f}%"
     if timing.n_steps_trimmed:
         detail += (
             f"; {timing.n_steps_trimmed} stalled steps counted at their decode's typical speed "

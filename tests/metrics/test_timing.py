@@ -199,7 +199,31 @@ def test_verdict(kwargs, expected):
 
 
 def test_group_noise():
-    assert group_noise(0.1, 20) == pytest.approx(0.1 * np.sqrt(0.1))
+    assert group_noise(0.1, np.ones(20)) == pytest.approx(0.1 / np.sqrt(20))
+    # One prompt with ten times the others' time carries a third of the sum:
+    # the group counts as about 7 equal prompts, not 20.
+    w = np.array([10.0] + [1.0] * 19)
+    assert group_noise(0.1, w) == pytest.approx(0.1 * np.sqrt(100 + 19) / 29)
+    assert group_noise(0.1, w) > 1.5 * group_noise(0.1, np.ones(20))
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-by-both", "each-its-own"])
+def test_a_speed_change_shared_by_both_decodes_leaves_the_speedup_alone(shared):
+    # The machine runs 30% faster or slower from prompt to prompt. Interleaved,
+    # both decodes of a prompt see the same speed; back to back, each its own.
+    n = 100
+    groups = ["a"] * n + ["b"] * n
+    model = np.ones(2 * n)
+    rng = np.random.default_rng(7)
+    speed = np.exp(rng.normal(0, 0.3, 2 * n))
+    plain = speed * np.exp(rng.normal(0, 0.02, 2 * n))
+    other = speed if shared else np.exp(rng.normal(0, 0.3, 2 * n))
+    spec = other * np.exp(rng.normal(0, 0.02, 2 * n))
+    flags = flag_outliers(groups, plain, model, spec, model)
+    # MADs of 200 residuals: about 12% relative standard error.
+    assert flags.spread["plain"] == pytest.approx(0.3, rel=0.3)
+    expected = np.sqrt(2 * 0.02**2) if shared else np.sqrt(2 * (0.3**2 + 0.02**2))
+    assert flags.spread["speedup"] == pytest.approx(expected, rel=0.3)
 
 
 @pytest.mark.parametrize("throughout", [False, True], ids=["one-step", "every-step"])

@@ -41,6 +41,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 # Run as ``python bench/noise.py``: its own folder is on the path.
 from gate_stability import example_policy
@@ -134,7 +135,9 @@ def _first_look(run_dir: Path) -> str:
 
     Each record is set back to its first timing (``apply_choice``) and judged
     as the metrics judge chosen timings; the audit's time grows with how many
-    prompts this look sends to re-timing.
+    prompts this look sends to re-timing. Contended prompts are sent only by
+    a run timed back to back (``timing: sequential``; runs older than the
+    setting were): interleaved, a burst slows both decodes alike.
     """
     records = [PromptRecord.from_dict(r) for r in load_records(run_dir / "records.jsonl")]
     first = [asdict(apply_choice(r, plain=0, spec=0)) for r in records]
@@ -143,9 +146,11 @@ def _first_look(run_dir: Path) -> str:
     fences = "/".join(f"{np.exp(flags.fence[k]):.2f}" for k in ("plain", "spec"))
     decoding = sum(r["baseline_time_s"] + r["spec_time_s"] for r in first)
     n_outliers, n_busy = int(flags.any.sum()), int(busy.sum())
+    config = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    sent = flags.any | busy if config.get("timing", "sequential") == "sequential" else flags.any
     return (
         f"{decoding:.0f} s of decoding, {n_outliers} outliers (fences {fences}), {n_busy} "
-        f"timed beside other processes, {int((flags.any | busy).sum())} to re-time"
+        f"timed beside other processes, {int(sent.sum())} to re-time"
     )
 
 

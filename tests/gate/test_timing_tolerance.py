@@ -156,10 +156,10 @@ def test_rows_say_what_the_tolerance_did():
     assert "timing tolerance" not in ko_bare.message
 
 
-def test_the_example_policy_allows_three_percent_on_speedups():
+def test_the_example_policy_allows_five_percent_on_speedups():
     policy = load_policy(example_policy_path())
     checks = resolve_policy(policy, _metrics(est(1.6, 1.5, 1.7)))
     tolerances = {c.metric: c.timing_tolerance for c in checks}
-    assert tolerances["min_speedup"] == tolerances["min_speedup_ratio"] == 0.03
-    assert tolerances["min_speedup_modelled"] == 0.03
+    assert tolerances["min_speedup"] == tolerances["min_speedup_ratio"] == 0.05
+    assert tolerances["min_speedup_modelled"] == 0.05
     assert tolerances["max_acceptance_gap"] == tolerances["max_unfairness_u"] == 0.0

@@ -108,14 +108,16 @@ class Timed:
     attempt: TimingAttempt
 
 
-def interleave(plain: Steps, spec: Steps, *, lead: str, match_spec: bool) -> tuple:
+def interleave(
+    plain: Steps, spec: Steps, *, lead: str, match_spec: bool
+) -> tuple[PlainOutcome, SpeculativeOutcome]:
     """Run two step-wise decodes together; return (plain outcome, spec outcome).
 
     Both prefills come first, then the decode that has emitted fewer tokens
     takes the next step; on a tie, ``lead`` (``"plain"`` or ``"spec"``)
-    does, and goes first. With ``match_spec`` the plain
-    decode stops once it has emitted as many tokens as the speculative one
-    did in all (sampling mode, where the two outputs differ).
+    does, and goes first. With ``match_spec`` the plain decode stops once it
+    has emitted as many tokens as the speculative one did in all (sampling
+    mode, where the two outputs differ).
     """
     decodes = {"plain": plain, "spec": spec}
     emitted = {"plain": -1, "spec": -1}  # not started: behind any decode that has
@@ -130,7 +132,7 @@ def interleave(plain: Steps, spec: Steps, *, lead: str, match_spec: bool) -> tup
             and emitted["plain"] >= len(done["spec"].output_ids)
         )
         try:
-            emitted[kind] = decodes[kind].send(True if stop else None)
+            emitted[kind] = decodes[kind].send(stop or None)
         except StopIteration as end:
             done[kind] = end.value
     return done["plain"], done["spec"]
@@ -160,6 +162,8 @@ def time_prompt(
     back it always comes second; both use the prompt's own seeds, so a
     re-timing draws the same samples.
     """
+    if timing not in TIMING_MODES:
+        raise ValueError(f"timing must be one of {TIMING_MODES}, got {timing!r}")
 
     def sampler(stream: str) -> TokenSampler:
         g = torch.Generator(device=device).manual_seed(derive_seed(seed, prompt_id, stream))

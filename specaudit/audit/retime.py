@@ -189,8 +189,9 @@ def retime_outliers(
     busy_share = sum(_chosen_contended(records[i]) for i in retimable) / max(len(retimable), 1)
     # Interleaved, a co-tenant's burst slows a prompt's two decodes alike and
     # leaves its speed-up as it was; only back to back does it call for a re-timing.
-    watch_contention = timing == "sequential" and busy_share <= MAX_CONTENDED_SHARE
-    if timing == "sequential" and not watch_contention:
+    sequential = timing == "sequential"
+    watch_contention = sequential and busy_share <= MAX_CONTENDED_SHARE
+    if sequential and busy_share > MAX_CONTENDED_SHARE:
         report(
             f"{busy_share:.0%} of {len(retimable)} prompts were timed beside other processes: "
             "contention is this run's normal state, so only timing outliers are re-timed"

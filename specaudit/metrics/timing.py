@@ -34,8 +34,8 @@ The *robust time* of a decode is its trimmed measured time, unless its prompt
 is flagged (either of its two decodes): then it is the modelled time scaled
 by its group's offset, i.e. what the same work costs on this machine for this
 group when nothing stalls. Both decodes are replaced because they were timed
-together (interleaved or back to back), and a slow-down that pushes one over the fence usually slows
-the other below it. The headline speed-up is the ratio of summed robust
+together (interleaved or back to back), and a slow-down that pushes one over
+the fence usually slows the other below it. The headline speed-up is the ratio of summed robust
 times: still the time for the work, but a stall can no longer decide it.
 """
 
@@ -425,7 +425,7 @@ class TimingAssessment:
         shares = by_group.mean()
         spreads = [self.flags.spread["plain"], self.flags.spread["spec"]]
         spread = _finite_or_none(spreads, max)
-        speedup_spread = self.flags.spread.get("speedup", float("nan"))
+        speedup_spread = self.flags.spread["speedup"]
         weights = pd.Series(self.plain_model_s + self.spec_model_s)
         noises = weights.groupby(np.asarray(groups, dtype=object)).apply(
             lambda w: group_noise(speedup_spread, w)

@@ -161,3 +161,8 @@ def test_a_machine_that_slows_halfway_moves_an_interleaved_speedup_little(monkey
     assert moved["sequential", PLAIN_FIRST] < 0.7 and moved["sequential", SPEC_FIRST] > 1.4
     for order in (PLAIN_FIRST, SPEC_FIRST):
         assert moved["interleaved", order] == pytest.approx(1.0, abs=0.05)
+
+
+def test_an_unknown_timing_mode_is_refused(engine):
+    with pytest.raises(ValueError, match="timing must be one of"):
+        _time(engine, Decoding("greedy"), "parallel")
